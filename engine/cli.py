@@ -1,0 +1,183 @@
+"""`engine-run`: videos in, one timeline per video out. Thin: parse, configure, call the library.
+
+Heavy modules (torch, PyAV, the backends) are imported inside `run`, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.cli_support import add_debug_flag, run_reporting_errors, say
+from engine.config import pipeline_defaults
+from engine.errors import BadInputError, OutputError
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "none")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = pipeline_defaults()
+    shots = defaults["shots"]
+    parser = argparse.ArgumentParser(
+        prog="engine-run",
+        description="Find the shots and key frames of long videos; write <stem>.json and <stem>.shots.csv per video.",
+    )
+    parser.add_argument("videos", nargs="+", type=Path, help="video files (any container/codec FFmpeg reads)")
+    parser.add_argument("--fps", type=float, default=defaults["fps"], help="encoder sampling rate (default %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: current folder)")
+    parser.add_argument("--model", default=defaults["model"], help="image encoder: siglip or clip-b32 (default %(default)s)")
+    parser.add_argument("--weights", help="load the encoder from this Hugging Face id or local folder instead of a built artifact")
+    parser.add_argument("--backend", choices=BACKENDS, default=defaults["backend"],
+                        help="encoder runtime; auto picks the fastest available, none runs the cheap pass alone")
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"], help="encoder batch (default %(default)s)")
+    parser.add_argument("--threshold", type=float, default=shots["threshold"],
+                        help="tau: a candidate is a cut when the embeddings' cosine across it is below this (default %(default)s)")
+    parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
+                        help="minimum shot length in seconds (default %(default)s)")
+    parser.add_argument("--decoder", default="auto", help="decoder backend: auto or pyav (default %(default)s)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
+    add_debug_flag(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_reporting_errors(lambda: run(args), debug=args.debug)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    out_dir = _prepare_out_dir(args.out)
+    _check_unique_stems(args.videos)
+
+    from engine.decode import open_decoder  # heavy: PyAV
+    from engine.encoder_setup import open_encoder  # heavy: torch and the backends
+
+    failures = 0
+    readable: list[Path] = []
+    for video in args.videos:  # bad files fail in a second, before any model loads
+        try:
+            open_decoder(video, args.decoder).close()
+            readable.append(video)
+        except BadInputError as err:
+            say(f"error: {err}")
+            failures += 1
+    rows: list[dict[str, Any]] = []
+    if readable:
+        encoder, models = open_encoder(args.model, args.backend, args.weights, args.batch_size)
+        for skipped in models["skipped"]:
+            if args.backend != "none":
+                say(f"note: {skipped['stage']} skipped: {skipped['reason']}. {skipped['fix']}")
+        for video in readable:
+            try:
+                rows.append(_run_one(video, settings, encoder, models, out_dir, args.decoder, args.progress))
+            except BadInputError as err:
+                say(f"error: {err}")
+                failures += 1
+    _print_summary(rows)
+    return BadInputError.exit_code if failures else 0
+
+
+def _settings(args: argparse.Namespace):
+    from engine.pipeline import ShotSettings
+
+    if args.fps <= 0:
+        raise BadInputError(f"--fps must be positive, got {args.fps}; try --fps 1")
+    if not 0.0 < args.threshold <= 1.0:
+        raise BadInputError(f"--threshold must be in (0, 1], got {args.threshold}; the default is 0.825")
+    if args.min_shot < 0:
+        raise BadInputError(f"--min-shot must be >= 0 seconds, got {args.min_shot}")
+    if args.batch_size < 1:
+        raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    defaults = pipeline_defaults()
+    shots, keyframes = defaults["shots"], defaults["keyframes"]
+    return ShotSettings(
+        fps=args.fps,
+        threshold=args.threshold,
+        min_shot_seconds=args.min_shot,
+        cut_ratio=shots["cut_ratio"],
+        cut_window=shots["cut_window"],
+        cut_min_diff=shots["cut_min_diff"],
+        colour_weight=shots["colour_weight"],
+        black_level=shots["black_level"],
+        gradual_lag=shots["gradual_lag"],
+        gradual_min_frames=shots["gradual_min_frames"],
+        gradual_max_frames=shots["gradual_max_frames"],
+        gradual_min_change=shots["gradual_min_change"],
+        thumbnail_width=keyframes["thumbnail_width"],
+        jpeg_quality=keyframes["jpeg_quality"],
+    )
+
+
+def _prepare_out_dir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder; pass a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create output folder {out}: {err.strerror}; choose a writable folder with --out") from err
+    probe = out / ".engine-run-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write to output folder {out}: {err.strerror}; choose a writable folder with --out") from err
+    return out
+
+
+def _check_unique_stems(videos: list[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for video in videos:
+        if video.stem in seen and seen[video.stem] != video:
+            raise BadInputError(
+                f"{seen[video.stem]} and {video} would both write {video.stem}.json; run them with different --out folders"
+            )
+        seen[video.stem] = video
+
+
+def _run_one(video: Path, settings, encoder, models: dict[str, Any], out_dir: Path, decoder: str, progress: bool | None) -> dict[str, Any]:
+    from engine.document import build_document
+    from engine.pipeline import analyze_video
+    from engine.progress import FrameProgress
+    from engine.result import write_result
+
+    started = time.perf_counter()
+    if encoder is not None:
+        encoder.reset()
+    with FrameProgress(video.name, enabled=progress) as bar:
+        analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=decoder,
+                                 on_open=bar.start, on_frames=bar.advance)
+    total = time.perf_counter() - started
+    document = build_document(video, analysis, settings, models, total)
+    written = write_result(document, out_dir, video.stem)
+    return {
+        "video": video.name,
+        "frames": document["video"]["frame_count"],
+        "duration": document["video"]["duration"],
+        "shots": len(document["shots"]),
+        "method": document["shot_detection"]["method"],
+        "seconds": total,
+        "output": str(written[0]),
+    }
+
+
+def _print_summary(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    header = f"{'video':<28} {'frames':>8} {'duration':>9} {'shots':>6} {'x realtime':>10}  method / output"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        speed = row["duration"] / row["seconds"] if row["seconds"] > 0 else float("inf")
+        lines.append(
+            f"{row['video'][:28]:<28} {row['frames']:>8} {row['duration']:>8.1f}s {row['shots']:>6} {speed:>10.1f}  "
+            f"{row['method']} -> {row['output']}"
+        )
+    print("\n".join(lines), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

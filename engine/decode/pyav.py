@@ -1,0 +1,286 @@
+"""The CPU decoder: FFmpeg through PyAV, frame-threaded, tolerant of a few corrupt packets.
+
+The file is opened twice: once at construction to decode the first frame, because the display
+rotation and the exact first timestamp are only known from a decoded frame (PyAV exposes the
+display matrix on frames, not streams) and because a file with no decodable frame should fail
+at open, not halfway into a pipeline; then once per `frames()` call for the stream itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from engine.decode.base import VideoInfo
+from engine.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+# Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
+# shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed.
+_INTERPOLATION = "AREA"
+
+# A swscale context costs more to set up than to run (720p → 64×36: ~1 ms against ~0.3 ms), and
+# `VideoFrame.reformat` sets one up per frame; so each thread keeps one per output size. Not
+# shared across threads: a swscale context is not thread-safe.
+_local = threading.local()
+_MAX_CACHED_SIZES = 8
+
+
+def _reformatter(size: tuple[int, int]) -> VideoReformatter:
+    cache: dict[tuple[int, int], VideoReformatter] = _local.__dict__.setdefault("cache", {})
+    if size not in cache and len(cache) >= _MAX_CACHED_SIZES:
+        cache.clear()
+    return cache.setdefault(size, VideoReformatter())
+
+
+class PyAVFrame:
+    """One decoded frame; converts to RGB only when asked, at the size asked."""
+
+    __slots__ = ("index", "pts", "seconds", "_frame", "_rotation", "_display_size")
+
+    def __init__(
+        self,
+        index: int,
+        pts: int,
+        seconds: float,
+        frame: av.VideoFrame,
+        rotation: int,
+        display_size: tuple[int, int],
+    ) -> None:
+        self.index = index
+        self.pts = pts
+        self.seconds = seconds
+        self._frame = frame
+        self._rotation = rotation
+        self._display_size = display_size
+
+    def to_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """uint8 RGB `[height, width, 3]` in display orientation; see `base.Frame.to_rgb`."""
+        if (width is None) != (height is None):
+            raise ValueError("to_rgb takes both width and height, or neither")
+        w, h = (width, height) if width is not None else self._display_size
+        quarter_turns = self._rotation // 90
+        if quarter_turns % 2:
+            w, h = h, w  # scale in stored orientation, then turn into the display size
+        image = (
+            _reformatter((w, h))
+            .reformat(self._frame, w, h, "rgb24", interpolation=_INTERPOLATION)
+            .to_ndarray()
+        )
+        if quarter_turns:
+            # np.rot90 turns counter-clockwise for positive k; the rotation is clockwise.
+            image = np.ascontiguousarray(np.rot90(image, k=-quarter_turns))
+        return image
+
+    def __repr__(self) -> str:
+        return (
+            f"PyAVFrame(index={self.index}, pts={self.pts}, seconds={self.seconds:.3f}, "
+            f"stored={self._frame.width}x{self._frame.height}, rotation={self._rotation})"
+        )
+
+
+class PyAVDecoder:
+    """Every frame of one video, in presentation order, via FFmpeg.
+
+    `threads` is FFmpeg's thread count (0: one per core). A packet the decoder rejects, a frame
+    FFmpeg flags as corrupt, and a frame whose timestamp does not advance (what a damaged
+    reference picture produces) are skipped and counted in `corrupt_frames`; a read error ends
+    the stream early, as a truncated file does, after the frames already read are flushed out.
+    A frame without a timestamp gets one derived from its predecessor: previous pts plus the
+    frame's duration, or plus the previous interval, or plus one nominal frame period.
+    """
+
+    BACKEND_NAME = "pyav"
+
+    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+        self._path = Path(path)
+        self._threads = threads
+        self.corrupt_frames = 0
+        _check_file(self._path)
+        self.info = self._probe()
+
+    def frames(self) -> Iterator[PyAVFrame]:
+        """Decode the whole stream from the start; each call is a fresh pass and count."""
+        self.corrupt_frames = 0
+        info = self.info
+        rotation = info.rotation
+        display_size = (info.width, info.height)
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_type = "AUTO"
+            stream.codec_context.thread_count = self._threads
+            clock = _PtsClock(info)
+            index = 0
+            for frame in _decode(self._path, container, stream):
+                pts = clock.pts_of(frame) if frame is not None else None
+                if pts is None:
+                    self.corrupt_frames += 1
+                    continue
+                seconds = float((pts - info.start_pts) * info.time_base)
+                yield PyAVFrame(index, pts, seconds, frame, rotation, display_size)
+                index += 1
+        finally:
+            container.close()
+        if index == 0:
+            raise _no_frames(self._path)
+
+    def close(self) -> None:
+        """Nothing is held between passes; each `frames()` closes its own container."""
+
+    def __enter__(self) -> PyAVDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> av.container.InputContainer:
+        try:
+            container = av.open(str(self._path))
+        except (av.FFmpegError, OSError) as err:
+            raise BadInputError(
+                f"{self._path}: not a readable video file ({_essence(err)}); "
+                "pass a video such as .mp4 or .mkv, or re-mux it with ffmpeg"
+            ) from err
+        if not container.streams.video:
+            kinds = ", ".join(s.type for s in container.streams) or "none"
+            container.close()
+            raise BadInputError(
+                f"{self._path}: has no video stream (streams: {kinds}); "
+                "pass a file that contains video"
+            )
+        return container
+
+    def _probe(self) -> VideoInfo:
+        """Read the container's description and decode the first frame."""
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            first = next((f for f in _decode(self._path, container, stream) if f), None)
+            if first is None:
+                raise _no_frames(self._path)
+            return _video_info(self._path, container, stream, first)
+        finally:
+            container.close()
+
+
+class _PtsClock:
+    """Exact pts per frame: fills in missing ones, rejects ones that do not advance."""
+
+    def __init__(self, info: VideoInfo) -> None:
+        self._start_pts = info.start_pts
+        fps = info.average_fps or Fraction(25)
+        self._nominal = max(1, round(1 / (fps * info.time_base)))
+        self._last: int | None = None
+        self._interval: int | None = None
+
+    def pts_of(self, frame: av.VideoFrame) -> int | None:
+        """The frame's pts, or None when it does not come after the previous frame's."""
+        pts = frame.pts
+        if pts is None:
+            if self._last is None:
+                pts = self._start_pts
+            else:
+                pts = self._last + (frame.duration or self._interval or self._nominal)
+        if self._last is not None:
+            if pts <= self._last:
+                return None
+            self._interval = pts - self._last
+        self._last = pts
+        return pts
+
+
+def _decode(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> Iterator[av.VideoFrame | None]:
+    """Decoded frames in output order, None in place of each one the decoder could not give."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as err:
+            log.warning("%s: read error, stream ends early (%s)", path, _essence(err))
+            packet = None  # flush what the decoder still holds
+        try:
+            decoded = packet.decode() if packet is not None else stream.codec_context.decode(None)
+        except av.FFmpegError:
+            yield None
+            continue
+        for frame in decoded:
+            yield None if frame.is_corrupt else frame
+        if packet is None:
+            return
+
+
+def _video_info(
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    first: av.VideoFrame,
+) -> VideoInfo:
+    time_base = Fraction(stream.time_base)
+    if first.pts is not None:
+        start_pts = first.pts
+    else:
+        start_pts = stream.start_time or 0
+    sar = Fraction(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else Fraction(1)
+    rotation = (-round(first.rotation / 90) * 90) % 360  # PyAV reports counter-clockwise
+    width, height = round(first.width * sar), first.height
+    if rotation in (90, 270):
+        width, height = height, width
+    if stream.duration:
+        duration = float(stream.duration * time_base)
+    elif container.duration:
+        duration = container.duration / av.time_base
+    else:
+        duration = None
+    return VideoInfo(
+        path=str(path),
+        codec=stream.codec_context.name,
+        width=width,
+        height=height,
+        coded_width=first.width,
+        coded_height=first.height,
+        rotation=rotation,
+        sample_aspect_ratio=sar,
+        time_base=time_base,
+        start_pts=start_pts,
+        average_fps=Fraction(stream.average_rate) if stream.average_rate else None,
+        duration_seconds=duration,
+        frame_count=stream.frames or None,
+    )
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a directory, not a video; pass the path of a video file")
+    if path.stat().st_size == 0:
+        raise BadInputError(f"{path}: is empty (0 bytes); re-copy or re-download the video")
+
+
+def _no_frames(path: Path) -> BadInputError:
+    return BadInputError(
+        f"{path}: no decodable video frames (empty, truncated or corrupt); "
+        "re-encode or re-download the file"
+    )
+
+
+def _essence(err: BaseException) -> str:
+    """FFmpeg's own words for a failure, on one line, without errno or file name."""
+    words = getattr(err, "strerror", None) or str(err)
+    last_log = getattr(err, "log", None)
+    if last_log and last_log[-1]:
+        words = f"{words}: {str(last_log[-1]).strip()}"
+    return " ".join(words.split())

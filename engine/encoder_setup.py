@@ -1,0 +1,50 @@
+"""Choosing the image encoder for a run, or saying clearly why there is none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.config import model_spec
+from engine.encoder_queue import EncoderQueue
+from engine.errors import MissingModelError
+
+
+def open_encoder(model: str, backend: str, weights: str | None, batch_size: int) -> tuple[EncoderQueue | None, dict[str, Any]]:
+    """The encoder queue (None when no encoder can run) and the result's `models` section.
+
+    Without weights on this machine and with `--backend auto`, the run goes on with the cheap pass
+    alone and the section says why and how to enable the encoder. An encoder the user asked for
+    explicitly (`--weights`, or a named backend) that cannot load is an error instead.
+    """
+    spec = model_spec(model)
+    models: dict[str, Any] = {"encoder": None, "skipped": []}
+    if backend == "none":
+        models["skipped"].append({
+            "stage": "encoder",
+            "reason": "disabled with --backend none; shots come from the cheap full-rate pass alone",
+            "fix": "drop --backend none to verify cuts and pick key frames with an image encoder",
+        })
+        return None, models
+    from engine.backends import create_runner
+
+    try:
+        runner = create_runner(spec.name, backend, weights=weights)
+    except MissingModelError as err:
+        if weights is not None or backend != "auto":
+            raise
+        models["skipped"].append({
+            "stage": "encoder",
+            "reason": f"{err}; shots come from the cheap full-rate pass alone",
+            "fix": f"to enable it: engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER (or engine-run --weights ...)",
+        })
+        return None, models
+    models["encoder"] = {
+        "name": spec.name,
+        "backend": runner.name,
+        "manifest_hash": runner.manifest_hash,
+        "embedding_dim": runner.embedding_dim,
+        "image_size": runner.image_size,
+        "device": runner.device,
+        "precision": runner.precision,
+    }
+    return EncoderQueue(runner, batch_size), models

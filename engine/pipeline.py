@@ -1,0 +1,245 @@
+"""One video through the shot pipeline: a single decode pass feeds every stage.
+
+Per decoded frame: a 64×36 thumbnail for the cheap pass (every frame), and, for the frames the
+sampler picks at --fps or that sit either side of a cut candidate, an encoder-sized image and a
+key-frame thumbnail. The last few decoded frames stay in a small ring, because a candidate is
+decided a few frames after it was decoded. After the decode: gradual transitions, verification,
+the minimum-length merge, key frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
+from engine.encoder_queue import EncoderQueue
+from engine.keyframe_store import KeyframeStore
+from engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
+from engine.stages.cut_candidates import CutCandidateDetector
+from engine.stages.gradual import GradualSettings, find_gradual_transitions
+from engine.stages.keyframes import pick_key_frames
+from engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
+
+STATS_BATCH = 16  # frames per cheap-pass kernel call
+
+
+@dataclass(frozen=True)
+class ShotSettings:
+    fps: float
+    threshold: float
+    min_shot_seconds: float
+    cut_ratio: float
+    cut_window: int
+    cut_min_diff: float
+    colour_weight: float
+    black_level: float
+    gradual_lag: int
+    gradual_min_frames: int
+    gradual_max_frames: int
+    gradual_min_change: float
+    thumbnail_width: int
+    jpeg_quality: int
+
+
+@dataclass
+class VideoAnalysis:
+    """Everything the result document is made from."""
+
+    info: VideoInfo
+    decoder_backend: str
+    seconds: np.ndarray  # presentation time of every decoded frame
+    end_seconds: float
+    corrupt_frames: int
+    features: CheapFeatures
+    cut_candidates: dict[int, float]
+    kept: list[Boundary]
+    rejected: list[Boundary]
+    shots: list[Shot]
+    key_frames: list[int | None]
+    thumbnails: list[str | None]
+    embedded_frames: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _FrameRing:
+    """The last few decoded frames, by index."""
+
+    def __init__(self, size: int) -> None:
+        self._frames: deque[Frame] = deque(maxlen=size)
+
+    def append(self, frame: Frame) -> None:
+        self._frames.append(frame)
+
+    def get(self, index: int) -> Frame:
+        first = self._frames[0].index
+        frame = self._frames[index - first] if 0 <= index - first < len(self._frames) else None
+        if frame is None or frame.index != index:
+            raise RuntimeError(f"frame {index} left the ring before it was captured (ring starts at {first})")
+        return frame
+
+
+class _Capture:
+    """Encoder input and key-frame thumbnail of selected frames, each frame once."""
+
+    def __init__(self, store: KeyframeStore, encoder: EncoderQueue | None, thumb_size: tuple[int, int]) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.thumb_size = thumb_size  # (width, height)
+        self.seconds_spent = 0.0
+
+    def take(self, frame: Frame) -> None:
+        if frame.index in self.store.captured:
+            return
+        started = time.perf_counter()
+        encoder_before = self.encoder.seconds_spent if self.encoder is not None else 0.0
+        self.store.save(frame.index, frame.to_rgb(*self.thumb_size))
+        if self.encoder is not None:
+            size = self.encoder.image_size
+            self.encoder.add(frame.index, frame.to_rgb(size, size))
+        encoder_spent = (self.encoder.seconds_spent if self.encoder is not None else 0.0) - encoder_before
+        self.seconds_spent += time.perf_counter() - started - encoder_spent
+
+
+def analyze_video(
+    path: Path,
+    settings: ShotSettings,
+    encoder: EncoderQueue | None,
+    out_dir: Path,
+    *,
+    decoder_backend: str = "auto",
+    on_frames: Callable[[int], None] | None = None,
+    on_open: Callable[[VideoInfo], None] | None = None,
+) -> VideoAnalysis:
+    """Decode `path` once and find its shots and key frames; thumbnails land in `out_dir`."""
+    started = time.perf_counter()
+    with open_decoder(path, decoder_backend) as decoder:
+        if on_open is not None:
+            on_open(decoder.info)
+        store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
+        try:
+            decoded = _decode_pass(decoder, settings, encoder, store, on_frames)
+            seconds, features, candidates, capture_seconds = decoded
+            if encoder is not None:
+                encoder.flush()
+            decode_seconds = time.perf_counter() - started
+            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates)
+            analysis.timings = {
+                "decode_and_cheap_pass": decode_seconds - capture_seconds - (encoder.seconds_spent if encoder else 0.0),
+                "capture": capture_seconds,
+                "encoder": encoder.seconds_spent if encoder else 0.0,
+                **analysis.timings,
+            }
+            return analysis
+        except BaseException:
+            store.discard()
+            raise
+
+
+def _decode_pass(
+    decoder: Decoder,
+    settings: ShotSettings,
+    encoder: EncoderQueue | None,
+    store: KeyframeStore,
+    on_frames: Callable[[int], None] | None,
+) -> tuple[np.ndarray, CheapFeatures, dict[int, float], float]:
+    info = decoder.info
+    thumb_width = settings.thumbnail_width
+    thumb_height = max(2, round(thumb_width * info.height / max(info.width, 1) / 2) * 2)
+    capture = _Capture(store, encoder, (thumb_width, thumb_height))
+    cheap = CheapPass(settings.gradual_lag)
+    detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
+    sampler = FpsSampler(settings.fps)
+    ring = _FrameRing(STATS_BATCH + settings.cut_window + 4)
+    seconds: list[float] = []
+    thumbs: list[np.ndarray] = []
+
+    def run_cheap_pass() -> None:
+        diff, hist_diff = cheap.push(np.stack(thumbs))
+        thumbs.clear()
+        for candidate in detector.push(diff + settings.colour_weight * hist_diff):
+            capture.take(ring.get(candidate - 1))
+            capture.take(ring.get(candidate))
+
+    for frame in decoder.frames():
+        ring.append(frame)
+        seconds.append(frame.seconds)
+        thumbs.append(frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]))
+        for chosen in sampler.push(frame.index, frame.seconds):
+            capture.take(ring.get(chosen))
+        if len(thumbs) == STATS_BATCH:
+            run_cheap_pass()
+            if on_frames is not None:
+                on_frames(STATS_BATCH)
+    pending = len(thumbs)
+    if thumbs:
+        run_cheap_pass()
+    for chosen in sampler.finish():
+        capture.take(ring.get(chosen))
+    for candidate in detector.finish():
+        capture.take(ring.get(candidate - 1))
+        capture.take(ring.get(candidate))
+    if on_frames is not None and pending:
+        on_frames(pending)
+    return np.asarray(seconds, dtype=np.float64), cheap.features(), detector.scores_of_candidates, capture.seconds_spent
+
+
+def _decide(
+    decoder: Decoder,
+    settings: ShotSettings,
+    encoder: EncoderQueue | None,
+    store: KeyframeStore,
+    seconds: np.ndarray,
+    features: CheapFeatures,
+    candidates: dict[int, float],
+) -> VideoAnalysis:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    gradual = find_gradual_transitions(
+        features,
+        GradualSettings(
+            black_level=settings.black_level,
+            min_frames=settings.gradual_min_frames,
+            max_frames=settings.gradual_max_frames,
+            min_change=settings.gradual_min_change,
+        ),
+    )
+    table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
+    kept, rejected = decide_boundaries(candidates, gradual, table, settings.threshold)
+    end_seconds = _end_seconds(seconds)
+    shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds)
+    timings["shots"] = time.perf_counter() - started
+    started = time.perf_counter()
+    key_frames = pick_key_frames(shots, table, sorted(store.captured))
+    thumbnails = store.finalize(key_frames)
+    timings["keyframes"] = time.perf_counter() - started
+    return VideoAnalysis(
+        info=decoder.info,
+        decoder_backend=decoder.BACKEND_NAME,
+        seconds=seconds,
+        end_seconds=end_seconds,
+        corrupt_frames=decoder.corrupt_frames,
+        features=features,
+        cut_candidates=candidates,
+        kept=[b for s in shots if (b := s.transition_in) is not None],
+        rejected=rejected,
+        shots=shots,
+        key_frames=key_frames,
+        thumbnails=thumbnails,
+        embedded_frames=len(table) if table is not None else 0,
+        timings=timings,
+    )
+
+
+def _end_seconds(seconds: np.ndarray) -> float:
+    """The end of the last frame: its start plus the previous frame interval."""
+    if len(seconds) == 0:
+        return 0.0
+    if len(seconds) == 1:
+        return float(seconds[0])
+    return float(seconds[-1] + (seconds[-1] - seconds[-2]))

@@ -1,0 +1,90 @@
+"""The cheap full-rate pass: a few numbers per decoded frame, from tiny luminance thumbnails.
+
+Every frame of a film has to be decoded anyway, so a statistic on a 64×36 thumbnail of each one
+costs little and finds cut candidates at the exact frame, also inside shots shorter than the
+encoder's sampling interval. Only these per-frame numbers accumulate (a few floats per frame),
+never frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import kernels
+
+THUMB_SIZE = (36, 64)  # (height, width) of the luminance thumbnail the statistics use
+
+
+@dataclass(frozen=True)
+class CheapFeatures:
+    """Per-frame statistics of a whole video, index = frame index."""
+
+    luma_mean: np.ndarray  # mean luminance, 0-255
+    luma_p95: np.ndarray  # 95th percentile of the thumbnail cells, 0-255 (a black frame is dark
+    # almost everywhere; a channel logo or subtitle may stay lit)
+    diff: np.ndarray  # mean |luma - previous luma| over the thumbnail (0 for frame 0)
+    hist_diff: np.ndarray  # half the L1 distance of colour histograms to the previous frame, 0-1
+    slow_diff: np.ndarray  # mean |luma - luma `lag` frames earlier| (0 for the first `lag`)
+    lag: int
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.luma_mean.shape[0])
+
+    def cut_score(self, colour_weight: float) -> np.ndarray:
+        """One number per frame for "how much changed since the previous frame"."""
+        return self.diff + colour_weight * self.hist_diff
+
+
+class CheapPass:
+    """Accumulates `CheapFeatures` from batches of thumbnails, in frame order."""
+
+    def __init__(self, lag: int) -> None:
+        if lag < 1:
+            raise ValueError(f"lag must be >= 1, got {lag}")
+        self.lag = lag
+        self._prev_luma: torch.Tensor | None = None
+        self._prev_hist: torch.Tensor | None = None
+        self._recent_luma: deque[torch.Tensor] = deque(maxlen=lag)
+        self._columns: dict[str, list[np.ndarray]] = {
+            "luma_mean": [], "luma_p95": [], "diff": [], "hist_diff": [], "slow_diff": []
+        }
+
+    def push(self, thumbnails: np.ndarray) -> np.ndarray:
+        """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns the batch's cut-score
+        inputs `(diff, hist_diff)` as a `[2, B]` array so callers can detect cuts online."""
+        frames = torch.from_numpy(np.ascontiguousarray(thumbnails))
+        stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)
+        luma, hist = stats.luma, stats.hist
+        previous_hist = torch.cat([hist[:1] if self._prev_hist is None else self._prev_hist, hist[:-1]])
+        hist_diff = 0.5 * (hist - previous_hist).abs().sum(dim=1)
+        slow = torch.zeros(luma.shape[0])
+        for b in range(luma.shape[0]):
+            if len(self._recent_luma) == self.lag:
+                slow[b] = (luma[b] - self._recent_luma[0]).abs().mean()
+            self._recent_luma.append(luma[b])
+        flat = luma.flatten(1)
+        columns = {
+            "luma_mean": flat.mean(dim=1),
+            "luma_p95": torch.quantile(flat, 0.95, dim=1),
+            "diff": stats.diff,
+            "hist_diff": hist_diff,
+            "slow_diff": slow,
+        }
+        for name, values in columns.items():
+            self._columns[name].append(values.numpy().astype(np.float32))
+        self._prev_luma = luma[-1]
+        self._prev_hist = hist[-1:]
+        return np.stack([columns["diff"].numpy(), columns["hist_diff"].numpy()])
+
+    def features(self) -> CheapFeatures:
+        """Everything pushed so far."""
+        arrays = {
+            name: np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+            for name, chunks in self._columns.items()
+        }
+        return CheapFeatures(lag=self.lag, **arrays)
