@@ -15,6 +15,7 @@ from engine.cli_support import add_debug_flag, run_reporting_errors, say
 from engine.config import pipeline_defaults
 from engine.errors import BadInputError, OutputError
 
+PROG = "engine-run"
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "none")
 
 
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = pipeline_defaults()
     shots = defaults["shots"]
     parser = argparse.ArgumentParser(
-        prog="engine-run",
+        prog=PROG,
         description="Find the shots and key frames of long videos; write <stem>.json and <stem>.shots.csv per video.",
     )
     parser.add_argument("videos", nargs="+", type=Path, help="video files (any container/codec FFmpeg reads)")
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_reporting_errors(lambda: run(args), debug=args.debug)
+    return run_reporting_errors(PROG, lambda: run(args), debug=args.debug)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             open_decoder(video, args.decoder).close()
             readable.append(video)
         except BadInputError as err:
-            say(f"error: {err}")
+            say(f"{PROG}: {err}")
             failures += 1
     rows: list[dict[str, Any]] = []
     if readable:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 rows.append(_run_one(video, settings, encoder, models, out_dir, args.decoder, args.progress))
             except BadInputError as err:
-                say(f"error: {err}")
+                say(f"{PROG}: {err}")
                 failures += 1
     _print_summary(rows)
     return BadInputError.exit_code if failures else 0

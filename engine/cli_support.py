@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from typing import Callable
 
 from engine.errors import EngineError
@@ -15,22 +16,22 @@ def say(message: str) -> None:
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (and library warnings) for errors")
 
 
-def run_reporting_errors(command: Callable[[], int], *, debug: bool) -> int:
-    """Run a command; an `EngineError` becomes `error: <one line>` and its exit code.
+def run_reporting_errors(prog: str, command: Callable[[], int], *, debug: bool) -> int:
+    """Run a command; an `EngineError` becomes `<prog>: <one line>` and its exit code.
 
-    With `debug`, the traceback is kept. Anything that is not an `EngineError` is a bug and
+    With `debug`, the traceback is printed too (the exit code stays the error's). Anything that is not an `EngineError` is a bug and
     propagates with its traceback.
     """
     try:
         return command()
     except EngineError as err:
         if debug:
-            raise
-        say(f"error: {err}")
+            traceback.print_exc()
+        say(f"{prog}: {err}")
         return err.exit_code
     except KeyboardInterrupt:
-        say("interrupted")
+        say(f"{prog}: interrupted; no partial output was left behind")
         return 130

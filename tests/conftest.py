@@ -14,5 +14,5 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # Shared session fixtures: synthetic films and broken files, tiny encoders in Hugging Face format.
-from tests.tiny_models import tiny_clip_dir, tiny_siglip_dir  # noqa: E402,F401
+from tests.tiny_models import tiny_clip_dir, tiny_siglip_dir, tiny_siglip_home  # noqa: E402,F401
 from tests.videos import bad_inputs, corrupt_film, films, truncated_film  # noqa: E402,F401

@@ -187,7 +187,7 @@ def test_bad_video_is_one_line_and_no_output(kind: str, bad_inputs: dict[str, Pa
     _, err = capsys.readouterr()
     assert code != 0
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines) == 1 and lines[0].startswith("engine-run: "), err
     assert video.name in lines[0]
     assert "Traceback" not in err
     assert list(out_dir.iterdir()) == []

@@ -1,0 +1,308 @@
+"""`engine-build` as a library call: load → ONNX → parity → TensorRT → manifest, atomically.
+
+The artifact is assembled in a temporary folder beside the target and renamed into place only
+when every step passed, so a failed or interrupted build never leaves a half-written artifact.
+A build whose inputs (weights and their revision, precision, batch profile, model config,
+exporter and TensorRT versions) match the existing manifest is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from engine.backends.base import EncoderInfo
+from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+from engine.config import ModelSpec, model_spec
+from engine.errors import BadInputError, OutputError
+from engine.home import artifact_dir
+from export import manifest as mf
+from export.loading import Encoder, WeightsSource, load_encoder, locate_weights
+from export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
+from export.onnx_export import export_onnx
+from export.validate import Parity, check_parity
+
+PRECISIONS = ("fp32", "fp16")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BatchProfile:
+    """The batch sizes a TensorRT engine is optimised for (min <= opt <= max)."""
+
+    min: int = 1
+    opt: int = 32
+    max: int = 64
+
+    @classmethod
+    def parse(cls, text: str) -> "BatchProfile":
+        """`MIN:OPT:MAX`, e.g. `1:32:64`."""
+        try:
+            low, opt, high = (int(part) for part in text.split(":"))
+        except ValueError:
+            raise BadInputError(
+                f"invalid --batch '{text}': expected MIN:OPT:MAX, e.g. 1:32:64"
+            ) from None
+        if not 1 <= low <= opt <= high:
+            raise BadInputError(f"invalid --batch '{text}': need 1 <= MIN <= OPT <= MAX")
+        return cls(low, opt, high)
+
+    def parity_batches(self) -> tuple[int, ...]:
+        """Two batch sizes inside the profile (the dynamic axis is checked at two shapes)."""
+        return (self.min, min(self.max, max(self.min + 1, 4)))
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    model: str
+    weights: str | None = None  # folder or hub id; default: the model's `source`
+    precision: str = "fp32"
+    batch: BatchProfile = BatchProfile()
+    out: Path | None = None  # default: $ENGINE_HOME/<model>
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    manifest: dict[str, Any]
+    reused: bool
+
+
+def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
+    """Build (or reuse) the artifact `request` describes; typed `EngineError`s on failure."""
+    spec = model_spec(request.model)
+    export_config(spec)  # an unexportable family fails before anything slow
+    if request.precision not in PRECISIONS:
+        raise BadInputError(
+            f"invalid precision '{request.precision}': choose one of {', '.join(PRECISIONS)}"
+        )
+    target = (request.out or artifact_dir(spec.name)).expanduser().absolute()
+    _check_writable(target)
+    trt_build, trt_problem = _tensorrt()
+    source = locate_weights(spec, request.weights)
+    key = mf.build_key(_key_inputs(spec, source, request, trt_build))
+    if not request.force and mf.is_current(target, key):
+        progress(f"{spec.name} is up to date in {target} (--force rebuilds)")
+        return BuildResult(target, mf.read_manifest(target), reused=True)
+
+    started = time.monotonic()
+    progress(f"loading {spec.name} weights from {source.location} ...")
+    encoder = load_encoder(spec, source)
+    # a download has just fixed the hub revision, so the key is computed again
+    key = mf.build_key(_key_inputs(spec, encoder.source, request, trt_build))
+    with _staging(target) as staging:
+        files, parity = _export_and_check(encoder, staging, progress)
+        if trt_build is None:
+            progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
+        else:
+            _build_tensorrt(trt_build, encoder, request, staging, target, files, parity, progress)
+        manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
+        mf.write_manifest(staging, manifest)
+    built = ", ".join(manifest["built"])
+    progress(f"built {spec.name} ({built}) in {target} in {time.monotonic() - started:.1f} s")
+    return BuildResult(target, manifest, reused=False)
+
+
+def _export_and_check(
+    encoder: Encoder, staging: Path, progress: Progress
+) -> tuple[dict[str, str], dict[str, Parity]]:
+    progress(f"exporting ONNX (opset {OPSET}, dynamic batch) ...")
+    export_onnx(encoder, staging / mf.ONNX_FILE)
+    progress("checking ONNX Runtime against PyTorch on random input ...")
+    parity = {"onnxruntime": _onnx_parity(encoder, staging / mf.ONNX_FILE, "fp32")}
+    progress(parity["onnxruntime"].summary())
+    return {"onnx": mf.ONNX_FILE}, parity
+
+
+def _onnx_parity(encoder: Encoder, path: Path, precision: str) -> Parity:
+    runner = OnnxRuntimeRunner(path, _info(encoder))
+    tolerance = export_config(encoder.spec).tolerance(encoder.spec, precision)
+    return check_parity(
+        runner.run, encoder, backend="onnxruntime", precision=precision, tolerance=tolerance
+    )
+
+
+def _info(encoder: Encoder) -> EncoderInfo:
+    """What a runner of the artifact being built needs (it has no manifest hash yet)."""
+    return EncoderInfo(
+        model=encoder.spec.name,
+        image_size=encoder.image_size,
+        mean=encoder.mean,
+        std=encoder.std,
+        embedding_dim=encoder.embedding_dim,
+        manifest_hash=None,
+    )
+
+
+def _build_tensorrt(
+    trt_build: Any,
+    encoder: Encoder,
+    request: BuildRequest,
+    staging: Path,
+    target: Path,
+    files: dict[str, str],
+    parity: dict[str, Parity],
+    progress: Progress,
+) -> None:
+    """Engine, timing cache and TensorRT parity. TensorRT >= 11 takes fp16 from an fp16 ONNX."""
+    onnx_file = mf.ONNX_FILE
+    fp16 = request.precision == "fp16"
+    if fp16 and not trt_build.HAS_FP16_FLAG:
+        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
+        onnx_file = mf.ONNX_FP16_FILE
+        export_onnx(encoder, staging / onnx_file, dtype=torch.float16)
+        parity["onnxruntime-fp16"] = _onnx_parity(encoder, staging / onnx_file, "fp16")
+        progress(parity["onnxruntime-fp16"].summary())
+        files["onnx_fp16"] = onnx_file
+    batch = request.batch
+    progress(
+        f"building TensorRT {trt_build.VERSION} engine ({request.precision}, batch "
+        f"{batch.min}:{batch.opt}:{batch.max}); this takes minutes ..."
+    )
+    trt_build.build_engine(
+        staging / onnx_file,
+        staging / mf.ENGINE_FILE,
+        staging / mf.TIMING_CACHE_FILE,
+        input_name=INPUT_NAME,
+        image_size=encoder.image_size,
+        batch=(batch.min, batch.opt, batch.max),
+        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
+        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+    )
+    files["tensorrt"] = mf.ENGINE_FILE
+    files["timing_cache"] = mf.TIMING_CACHE_FILE
+    from engine.backends.tensorrt_runner import TensorRTRunner
+
+    runner = TensorRTRunner(staging / mf.ENGINE_FILE, _info(encoder), request.precision)
+    parity["tensorrt"] = check_parity(
+        runner.run,
+        encoder,
+        backend="tensorrt",
+        precision=request.precision,
+        tolerance=export_config(encoder.spec).tolerance(encoder.spec, request.precision),
+        batches=batch.parity_batches(),
+    )
+    progress(parity["tensorrt"].summary())
+
+
+def _tensorrt() -> tuple[Any, str | None]:
+    """The TensorRT builder module, or None and why (not installed, broken, no CUDA device)."""
+    try:
+        import export.tensorrt_build as tensorrt_build
+    except ModuleNotFoundError as err:
+        if err.name != "tensorrt":
+            raise
+        return None, "is not installed"
+    except ImportError as err:
+        return None, f"does not import ({err})"
+    if not torch.cuda.is_available():
+        return None, "is installed but no CUDA device is visible"
+    return tensorrt_build, None
+
+
+def _key_inputs(
+    spec: ModelSpec, source: WeightsSource, request: BuildRequest, trt_build: Any
+) -> dict[str, Any]:
+    return {
+        "spec": dataclasses.asdict(spec),
+        "weights": source.location,
+        "revision": source.revision,
+        "precision": request.precision,
+        "batch": dataclasses.astuple(request.batch),
+        "opset": OPSET,
+        "tensorrt": trt_build.VERSION if trt_build else None,
+        "gpu": torch.cuda.get_device_name() if trt_build else None,  # plans are specific to a GPU
+    }
+
+
+def _manifest(
+    spec: ModelSpec,
+    encoder: Encoder,
+    request: BuildRequest,
+    files: dict[str, str],
+    parity: dict[str, Parity],
+    key: str,
+    trt_build: Any,
+) -> dict[str, Any]:
+    source = encoder.source
+    return {
+        "format": mf.FORMAT,
+        "model": spec.name,
+        "family": spec.family,
+        "weights": {"kind": source.kind, "source": source.location, "revision": source.revision},
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["batch", 3, encoder.image_size, encoder.image_size],
+            "image_size": encoder.image_size,
+            "mean": list(encoder.mean),
+            "std": list(encoder.std),
+        },
+        "output": {"name": OUTPUT_NAME, "from": export_config(spec).output},
+        "embedding_dim": encoder.embedding_dim,
+        "precision": request.precision,
+        "batch": dataclasses.asdict(request.batch),
+        "opset": OPSET,
+        "exporter": "torch.onnx.export(dynamo=True)",
+        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
+        "files": files,
+        "parity": {name: figures.as_dict() for name, figures in parity.items()},
+        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_key": key,
+    }
+
+
+def _check_writable(target: Path) -> None:
+    """Fail before the slow steps when the target cannot be written or is not ours to replace."""
+    fix = "choose a writable --out (or set ENGINE_HOME)"
+    existing = next(path for path in (target, *target.parents) if path.exists())
+    if not existing.is_dir():
+        raise OutputError(f"cannot write the artifact to {target}: {existing} is a file; {fix}")
+    if target.is_dir() and any(target.iterdir()) and not (target / mf.MANIFEST).exists():
+        raise OutputError(
+            f"{target} exists and is not an artifact folder (no {mf.MANIFEST}); building would "
+            "replace its contents: choose an empty or new --out"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryDirectory(dir=target.parent).cleanup()
+    except OSError as err:
+        raise OutputError(
+            f"cannot write the artifact to {target} ({err.strerror or err}): {fix}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A temp folder beside `target`, renamed onto it when the block completes.
+
+    Replacing an existing artifact takes two renames (POSIX cannot swap folders in one); should
+    the second fail, the old artifact is put back.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the artifact is meant to be shared
+    try:
+        yield staging
+        if not target.exists():
+            staging.rename(target)
+            return
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        target.rename(retired / target.name)
+        try:
+            staging.rename(target)
+        except OSError:
+            (retired / target.name).rename(target)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""`engine-build`: parse the arguments, call `export.build`, turn `EngineError`s into one line.
+
+Nothing heavy is imported before the arguments are parsed, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.cli_support import add_debug_flag, run_reporting_errors
+
+PROG = "engine-build"
+
+_EPILOG = """\
+examples:
+  engine-build --model siglip --weights ~/models/siglip-base-patch16-224
+  engine-build --model clip-b32 --precision fp16 --batch 1:64:128 --out ./artifacts/clip
+
+The artifact folder holds model.onnx, model.plan (where TensorRT is installed) and
+manifest.json. A build with unchanged inputs is reused; --force rebuilds.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Export an image encoder to ONNX (and TensorRT where installed), check it "
+        "against PyTorch, and write a manifest.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="encoder name from configs/models/")
+    parser.add_argument(
+        "--weights",
+        help="Hugging Face id or folder in Hugging Face format (default: the model's source)",
+    )
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument(
+        "--batch", default="1:32:64", metavar="MIN:OPT:MAX", help="TensorRT batch profile"
+    )
+    parser.add_argument("--out", type=Path, help="artifact folder (default: $ENGINE_HOME/MODEL)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    add_debug_flag(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `engine-build`; returns the exit status."""
+    args = _parser().parse_args(argv)
+    return run_reporting_errors(PROG, lambda: _build(args), debug=args.debug)
+
+
+def _build(args: argparse.Namespace) -> int:
+    _quiet_libraries(args.debug)
+    from export.build import BatchProfile, BuildRequest, build
+
+    request = BuildRequest(
+        model=args.model,
+        weights=args.weights,
+        precision=args.precision,
+        batch=BatchProfile.parse(args.batch),
+        out=args.out,
+        force=args.force,
+    )
+    build(request, progress=lambda line: print(line, flush=True))
+    return 0
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """Without --debug, keep transformers' load reports and progress bars off the console."""
+    if debug:
+        return
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`manifest.json`: what an artifact folder holds, how it was built, how well it matches PyTorch.
+
+Light on purpose (json and hashlib only): the runtime reads manifests before it decides which
+heavy runtime to import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.errors import MissingModelError
+
+MANIFEST = "manifest.json"
+ONNX_FILE = "model.onnx"
+ONNX_FP16_FILE = "model.fp16.onnx"
+ENGINE_FILE = "model.plan"
+TIMING_CACHE_FILE = "timing.cache"
+FORMAT = 1  # bump when the layout changes; older artifacts are rebuilt
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write `manifest` as sorted, indented JSON (stable bytes, so a stable hash)."""
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def read_manifest(folder: Path | str) -> dict[str, Any]:
+    """The manifest of an artifact folder; a `MissingModelError` naming the fix when absent."""
+    path = Path(folder) / MANIFEST
+    rebuild = f"run `engine-build --model {Path(folder).name} --force`"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingModelError(f"no built model in {Path(folder)}: {rebuild}") from None
+    except (OSError, ValueError) as err:
+        raise MissingModelError(f"unreadable manifest {path} ({err}): {rebuild}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise MissingModelError(f"{path} is from another version of the engine: {rebuild}")
+    return manifest
+
+
+def manifest_hash(folder: Path | str) -> str:
+    """A short stable id of one build (12 hex digits of the manifest's sha256) for result files."""
+    path = Path(folder) / MANIFEST
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except FileNotFoundError:
+        raise MissingModelError(f"no built model in {Path(folder)}: run engine-build") from None
+
+
+def build_key(inputs: dict[str, Any]) -> str:
+    """A digest of everything that determines a build; equal keys mean the artifact is current."""
+    canonical = json.dumps({"format": FORMAT, **inputs}, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def tool_versions(tensorrt: str | None) -> dict[str, str]:
+    """Versions of the tools that shaped the artifact (tensorrt only when it was used)."""
+    versions = {name: _version(name) for name in ("torch", "transformers", "onnx", "onnxruntime")}
+    if tensorrt is not None:
+        versions["tensorrt"] = tensorrt
+    return versions
+
+
+def is_current(folder: Path, key: str) -> bool:
+    """Whether `folder` holds a complete artifact built with `key`."""
+    try:
+        manifest = read_manifest(folder)
+    except MissingModelError:
+        return False
+    files = manifest.get("files", {}).values()
+    return manifest.get("build_key") == key and all((folder / name).is_file() for name in files)
+
+
+def _version(module: str) -> str:
+    """The module's own `__version__` (distribution names vary: onnxruntime vs onnxruntime-gpu)."""
+    try:
+        return str(importlib.import_module(module).__version__)
+    except ImportError:
+        return "not installed"
