@@ -20,6 +20,7 @@ import numpy as np
 from engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
 from engine.encoder_queue import EncoderQueue
 from engine.keyframe_store import KeyframeStore
+from engine.prefetch import prefetch
 from engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from engine.stages.cut_candidates import CutCandidateDetector
 from engine.stages.gradual import GradualSettings, find_gradual_transitions
@@ -27,6 +28,7 @@ from engine.stages.keyframes import pick_key_frames
 from engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
 
 STATS_BATCH = 16  # frames per cheap-pass kernel call
+PREFETCH_DEPTH = 8  # decoded frames (with their thumbnails) waiting for the stages
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,11 @@ def _decode_pass(
             capture.take(ring.get(candidate - 1))
             capture.take(ring.get(candidate))
 
-    for frame in decoder.frames():
+    with_thumbnails = prefetch(decoder.frames(), lambda f: (f, f.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0])), PREFETCH_DEPTH)
+    for frame, thumb in with_thumbnails:
         ring.append(frame)
         seconds.append(frame.seconds)
-        thumbs.append(frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]))
+        thumbs.append(thumb)
         for chosen in sampler.push(frame.index, frame.seconds):
             capture.take(ring.get(chosen))
         if len(thumbs) == STATS_BATCH:

@@ -144,6 +144,13 @@ def test_encoder_from_local_weights_verifies_candidates(film: GroundTruth, tiny_
     assert document["shot_detection"]["embedded_frames"] >= film.frame_count // 25
 
 
+def test_clip_encoder_through_the_same_path(film: GroundTruth, tiny_clip_dir: Path, tmp_path: Path, capsys) -> None:
+    run_ok([film.path, "--out", str(tmp_path), "--model", "clip-b32", "--weights", str(tiny_clip_dir), "--threshold", "1.0"], capsys)
+    document = read_result(tmp_path, "film")
+    assert_matches_truth(document, film)
+    assert document["models"]["encoder"]["name"] == "clip-b32"
+
+
 def test_encoder_rejects_candidates_above_tau(film: GroundTruth, tiny_siglip_dir: Path, tmp_path: Path, capsys) -> None:
     run_ok([film.path, "--out", str(tmp_path), "--weights", str(tiny_siglip_dir), "--backend", "torch", "--threshold", "0.0001"], capsys)
     document = read_result(tmp_path, "film")
