@@ -35,3 +35,25 @@ def run_reporting_errors(prog: str, command: Callable[[], int], *, debug: bool) 
     except KeyboardInterrupt:
         say(f"{prog}: interrupted; no partial output was left behind")
         return 130
+
+
+def run_subcommands(prog: str, description: str, commands: dict[str, str], argv: list[str] | None) -> int:
+    """A command with subcommands (`engine-train intro …`), each in its own module.
+
+    `commands` maps a subcommand to a module that defines `HELP: str`,
+    `configure(parser: argparse.ArgumentParser) -> None` and `run(args) -> int`. Those modules
+    import heavy libraries inside `run`, so `--help` stays instant.
+    """
+    import importlib
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = {}
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(sub)
+        add_debug_flag(sub)
+        modules[name] = module
+    args = parser.parse_args(argv)
+    return run_reporting_errors(prog, lambda: modules[args.command].run(args), debug=args.debug)

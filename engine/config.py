@@ -22,7 +22,8 @@ def _config_root() -> Traversable:
     return resources.files("engine.configs")
 
 
-def _read_yaml(relative: str) -> dict[str, Any]:
+def read_config(relative: str) -> dict[str, Any]:
+    """A YAML file of `configs/` by relative path, e.g. `read_config("trigger.yaml")`."""
     path = _config_root().joinpath(relative)
     with path.open("r", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
@@ -31,7 +32,7 @@ def _read_yaml(relative: str) -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def pipeline_defaults() -> dict[str, Any]:
     """`configs/pipeline.yaml`: the defaults of `engine-run`."""
-    return _read_yaml("pipeline.yaml")
+    return read_config("pipeline.yaml")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def model_spec(name: str) -> ModelSpec:
     known = encoder_names()
     if name not in known:
         raise BadInputError(f"unknown model '{name}': choose one of {', '.join(known)}")
-    raw = _read_yaml(f"models/{name}.yaml")
+    raw = read_config(f"models/{name}.yaml")
     raw["mean"] = tuple(raw["mean"])
     raw["std"] = tuple(raw["std"])
     return ModelSpec(**raw)

@@ -10,8 +10,15 @@ import sys
 from pathlib import Path
 
 from engine.cli_support import add_debug_flag, run_reporting_errors
+from engine.errors import BadInputError
 
 PROG = "engine-build"
+# Models built from a seed project's checkpoint file rather than Hugging Face weights: module
+# that defines `build_from_checkpoint(checkpoint, *, precision, batch, out, force, strict, progress)`.
+CHECKPOINT_MODELS = {
+    "intro": "export.intro",
+    "trigger": "export.trigger",
+}
 
 _EPILOG = """\
 examples:
@@ -31,7 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="encoder name from configs/models/")
+    parser.add_argument(
+        "--model", required=True,
+        help="encoder name from configs/models/ (siglip, clip-b32), or intro / trigger with --checkpoint",
+    )
+    parser.add_argument("--checkpoint", type=Path, help="seed-format checkpoint file (intro, trigger)")
+    parser.add_argument("--strict", action="store_true", help="missing or unexpected checkpoint keys are fatal")
     parser.add_argument(
         "--weights",
         help="Hugging Face id or folder in Hugging Face format (default: the model's source)",
@@ -56,6 +68,13 @@ def _build(args: argparse.Namespace) -> int:
     _quiet_libraries(args.debug)
     from export.build import BatchProfile, BuildRequest, build
 
+    if args.model in CHECKPOINT_MODELS:
+        return _build_from_checkpoint(args, BatchProfile.parse(args.batch))
+    if args.checkpoint is not None:
+        raise BadInputError(
+            f"--checkpoint is for {', '.join(CHECKPOINT_MODELS)}; {args.model} loads --weights (a hub id or folder)"
+        )
+
     request = BuildRequest(
         model=args.model,
         weights=args.weights,
@@ -65,6 +84,19 @@ def _build(args: argparse.Namespace) -> int:
         force=args.force,
     )
     build(request, progress=lambda line: print(line, flush=True))
+    return 0
+
+
+def _build_from_checkpoint(args: argparse.Namespace, batch) -> int:
+    import importlib
+
+    if args.checkpoint is None:
+        raise BadInputError(f"--model {args.model} needs --checkpoint FILE (a seed-format checkpoint)")
+    module = importlib.import_module(CHECKPOINT_MODELS[args.model])
+    module.build_from_checkpoint(
+        args.checkpoint, precision=args.precision, batch=batch, out=args.out, force=args.force,
+        strict=args.strict, progress=lambda line: print(line, flush=True),
+    )
     return 0
 
 

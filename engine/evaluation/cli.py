@@ -1,0 +1,20 @@
+"""`engine-eval TASK …`: one subcommand per kind of result."""
+
+from __future__ import annotations
+
+import sys
+
+from engine.cli_support import run_subcommands
+
+COMMANDS = {
+    "shots": "engine.evaluation.shots",
+    "intro": "engine.evaluation.intro",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_subcommands("engine-eval", "Score engine results against ground-truth annotations.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
