@@ -35,7 +35,7 @@ def open_encoder(model: str, backend: str, weights: str | None, batch_size: int)
         models["skipped"].append({
             "stage": "encoder",
             "reason": f"{err}; shots come from the cheap full-rate pass alone",
-            "fix": f"to enable it: engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER (or engine-run --weights ...)",
+            "fix": f"engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER once, or engine-run --weights HUB_ID_OR_FOLDER",
         })
         return None, models
     models["encoder"] = {

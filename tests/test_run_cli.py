@@ -160,6 +160,33 @@ def test_encoder_rejects_candidates_above_tau(film: GroundTruth, tiny_siglip_dir
     assert {b["kind"] for b in boundaries(document)} == {"fade_out", "fade_in"}  # fades need no encoder
 
 
+def test_run_finds_the_artifact_engine_build_wrote(film: GroundTruth, tiny_siglip_dir: Path, offline_home: Path, tmp_path: Path, capsys) -> None:
+    from export.cli import main as engine_build
+
+    assert engine_build(["--model", "siglip", "--weights", str(tiny_siglip_dir)]) == 0
+    capsys.readouterr()
+    run_ok([film.path, "--out", str(tmp_path), "--threshold", "1.0"], capsys)  # no --weights: $ENGINE_HOME
+    encoder = read_result(tmp_path, "film")["models"]["encoder"]
+    import export
+
+    assert encoder["backend"] == "onnxruntime"  # auto: the fastest runtime on this machine
+    assert encoder["manifest_hash"] == export.manifest_hash(offline_home / "siglip")
+
+
+def test_rotated_film_reports_display_size_and_portrait_thumbnails(films: dict, tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    truth = films["h264-rot90.mp4"]
+    run_ok([truth.path, "--out", str(tmp_path), "--backend", "none"], capsys)
+    document = read_result(tmp_path, "h264-rot90")
+    width, height = truth.size
+    assert (document["video"]["width"], document["video"]["height"], document["video"]["rotation"]) == (height, width, 90)
+    thumbnail = Image.open(tmp_path / document["shots"][0]["thumbnail"])
+    assert thumbnail.height > thumbnail.width
+    cuts = {b["frame"] for b in boundaries(document) if b["kind"] == "cut"}
+    assert cuts and cuts <= set(truth.cuts)  # its 3-frame black flash is merged by --min-shot
+
+
 def test_without_weights_the_run_says_how_to_enable_the_encoder(film: GroundTruth, tmp_path: Path, capsys) -> None:
     _, err = run_ok([film.path, "--out", str(tmp_path)], capsys)
     document = read_result(tmp_path, "film")
