@@ -6,8 +6,10 @@ must be set before any kernel module is imported, hence here.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
+import pytest
 import torch
 
 if not torch.cuda.is_available():
@@ -16,3 +18,28 @@ if not torch.cuda.is_available():
 # Shared session fixtures: synthetic films and broken files, tiny encoders in Hugging Face format.
 from tests.tiny_models import tiny_clip_dir, tiny_siglip_dir, tiny_siglip_home  # noqa: E402,F401
 from tests.videos import bad_inputs, corrupt_film, films, truncated_film  # noqa: E402,F401
+
+
+_TRITON = importlib.util.find_spec("triton") is not None
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "cpu",
+            marks=pytest.mark.skipif(
+                not (_TRITON and os.environ.get("TRITON_INTERPRET") == "1"), reason="Triton on the CPU needs TRITON_INTERPRET=1"
+            ),
+        ),
+        pytest.param(
+            "cuda",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+            ],
+        ),
+    ]
+)
+def device(request: pytest.FixtureRequest) -> str:
+    """Where the Triton kernels can run here: the interpreter on the CPU, or a GPU."""
+    return request.param

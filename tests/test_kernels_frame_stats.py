@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -12,30 +9,8 @@ import torch
 import kernels
 from kernels import FrameStats, reference
 
-_TRITON = importlib.util.find_spec("triton") is not None
-_INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(
-            "cpu",
-            marks=pytest.mark.skipif(
-                not (_TRITON and _INTERPRETED), reason="Triton on the CPU needs TRITON_INTERPRET=1"
-            ),
-        ),
-        pytest.param(
-            "cuda",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-            ],
-        ),
-    ]
-)
-def device(request: pytest.FixtureRequest) -> str:
-    """Where the Triton kernels can run here: the interpreter on the CPU, or a GPU."""
-    return request.param
 
 
 def random_rgb(batch: int, height: int, width: int, seed: int) -> torch.Tensor:

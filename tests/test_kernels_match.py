@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 import torch
 
 import kernels
 from kernels import reference
 
-_TRITON = importlib.util.find_spec("triton") is not None
-_INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(
-            "cpu",
-            marks=pytest.mark.skipif(
-                not (_TRITON and _INTERPRETED), reason="Triton on the CPU needs TRITON_INTERPRET=1"
-            ),
-        ),
-        pytest.param(
-            "cuda",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-            ],
-        ),
-    ]
-)
-def device(request: pytest.FixtureRequest) -> str:
-    """Where the Triton kernels can run here: the interpreter on the CPU, or a GPU."""
-    return request.param
 
 
 def brute_runs(a: torch.Tensor, b: torch.Tensor, threshold: float) -> tuple[list[int], list[int]]:
