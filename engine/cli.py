@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
                         help="minimum shot length in seconds (default %(default)s)")
     parser.add_argument("--decoder", default="auto", help="decoder backend: auto or pyav (default %(default)s)")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="analyse the decodable part of a file whose frames end before its container says")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
     add_debug_flag(parser)
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 say(f"note: {skipped['stage']} skipped: {skipped['reason']}")
         for video in readable:
             try:
-                rows.append(_run_one(video, settings, encoder, models, out_dir, args.decoder, args.progress))
+                rows.append(_run_one(video, settings, encoder, models, out_dir, args))
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 failures += 1
@@ -140,7 +142,7 @@ def _check_unique_stems(videos: list[Path]) -> None:
         seen[video.stem] = video
 
 
-def _run_one(video: Path, settings, encoder, models: dict[str, Any], out_dir: Path, decoder: str, progress: bool | None) -> dict[str, Any]:
+def _run_one(video: Path, settings, encoder, models: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     from engine.document import build_document
     from engine.pipeline import analyze_video
     from engine.progress import FrameProgress
@@ -149,9 +151,11 @@ def _run_one(video: Path, settings, encoder, models: dict[str, Any], out_dir: Pa
     started = time.perf_counter()
     if encoder is not None:
         encoder.reset()
-    with FrameProgress(video.name, enabled=progress) as bar:
-        analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=decoder,
-                                 on_open=bar.start, on_frames=bar.advance)
+    with FrameProgress(video.name, enabled=args.progress) as bar:
+        analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=args.decoder,
+                                 allow_truncated=args.allow_truncated, on_open=bar.start, on_frames=bar.advance)
+    if analysis.truncated:
+        say(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
     total = time.perf_counter() - started
     document = build_document(video, analysis, settings, models, total)
     written = write_result(document, out_dir, video.stem)

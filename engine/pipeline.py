@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
 from engine.encoder_queue import EncoderQueue
+from engine.errors import BadInputError
 from engine.keyframe_store import KeyframeStore
 from engine.prefetch import prefetch
 from engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
@@ -67,6 +68,7 @@ class VideoAnalysis:
     thumbnails: list[str | None]
     embedded_frames: int
     timings: dict[str, float] = field(default_factory=dict)
+    truncated: bool = False  # frames end well before the container's duration
 
 
 class _FrameRing:
@@ -115,10 +117,15 @@ def analyze_video(
     out_dir: Path,
     *,
     decoder_backend: str = "auto",
+    allow_truncated: bool = False,
     on_frames: Callable[[int], None] | None = None,
     on_open: Callable[[VideoInfo], None] | None = None,
 ) -> VideoAnalysis:
-    """Decode `path` once and find its shots and key frames; thumbnails land in `out_dir`."""
+    """Decode `path` once and find its shots and key frames; thumbnails land in `out_dir`.
+
+    A file whose frames end well before its container says it does (an incomplete download or
+    copy) is a `BadInputError` unless `allow_truncated`; then its decodable part is analysed.
+    """
     started = time.perf_counter()
     with open_decoder(path, decoder_backend) as decoder:
         if on_open is not None:
@@ -127,10 +134,18 @@ def analyze_video(
         try:
             decoded = _decode_pass(decoder, settings, encoder, store, on_frames)
             seconds, features, candidates, capture_seconds = decoded
+            truncated = _looks_truncated(decoder.info, seconds)
+            if truncated and not allow_truncated:
+                raise BadInputError(
+                    f"{path}: its frames end at {_end_seconds(seconds):.1f} s but the container says "
+                    f"{decoder.info.duration_seconds:.1f} s, so the file looks truncated (an incomplete download "
+                    f"or copy); copy it again, or pass --allow-truncated to analyse the decodable part"
+                )
             if encoder is not None:
                 encoder.flush()
             decode_seconds = time.perf_counter() - started
             analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates)
+            analysis.truncated = truncated
             analysis.timings = {
                 "decode_and_cheap_pass": decode_seconds - capture_seconds - (encoder.seconds_spent if encoder else 0.0),
                 "capture": capture_seconds,
@@ -237,6 +252,19 @@ def _decide(
         embedded_frames=len(table) if table is not None else 0,
         timings=timings,
     )
+
+
+def _looks_truncated(info: VideoInfo, seconds: np.ndarray) -> bool:
+    """Frames end more than max(1 s, 2 %) before the container's duration.
+
+    The container's duration may count from 0 rather than from the first frame (MKV), so the
+    start offset is taken off it: that can miss a truncation of less than the offset, never
+    accuse a whole file.
+    """
+    if not info.duration_seconds:
+        return False
+    declared = info.duration_seconds - float(info.start_pts * info.time_base)
+    return _end_seconds(seconds) < declared - max(1.0, 0.02 * declared)
 
 
 def _end_seconds(seconds: np.ndarray) -> float:

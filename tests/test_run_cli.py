@@ -227,10 +227,21 @@ def test_bad_video_is_one_line_and_no_output(kind: str, bad_inputs: dict[str, Pa
     assert list(out_dir.iterdir()) == []
 
 
-def test_truncated_video_decodes_what_is_there(truncated_film: GroundTruth, tmp_path: Path, capsys) -> None:
-    run_ok([truncated_film.path, "--out", str(tmp_path), "--backend", "none"], capsys)
+def test_truncated_video_is_refused_unless_allowed(truncated_film: GroundTruth, tmp_path: Path, capsys) -> None:
+    code = engine_run([truncated_film.path, "--out", str(tmp_path / "refused"), "--backend", "none", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and "truncated" in err and "--allow-truncated" in err and len(err.strip().splitlines()) == 1
+    assert list((tmp_path / "refused").iterdir()) == []
+    _, err = run_ok([truncated_film.path, "--out", str(tmp_path), "--backend", "none", "--allow-truncated"], capsys)
     document = read_result(tmp_path, "truncated")
+    assert document["video"]["truncated"] is True and "truncated" in err
     assert 0 < document["video"]["frame_count"] < truncated_film.frame_count
+
+
+def test_whole_films_are_not_taken_for_truncated(films: dict, tmp_path: Path, capsys) -> None:
+    for name, truth in films.items():  # every codec, container, VFR, 1 s start
+        run_ok([truth.path, "--out", str(tmp_path), "--backend", "none"], capsys)
+        assert read_result(tmp_path, Path(name).stem)["video"]["truncated"] is False, name
 
 
 def test_corrupt_frames_are_skipped_and_counted(corrupt_film: GroundTruth, tmp_path: Path, capsys) -> None:

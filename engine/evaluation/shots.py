@@ -1,0 +1,63 @@
+"""`engine-eval shots --truth TRUTH PREDICTED [PREDICTED ...]`: score shot lists, side by side.
+
+Each predicted file (our result JSON, a PySceneDetect CSV, any CSV the truth may be) is scored
+against the one truth; a table goes to stdout and, with `--json`, every figure to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+HELP = "boundary P/R/F1 at 0 frames, 2 frames and 1 s; gradual span overlap; the seed's start/end error"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("predicted", nargs="+", type=Path,
+                        help="shot lists to score: engine-run JSON, PySceneDetect CSV, start_time,end_time CSV, ...")
+    parser.add_argument("--truth", type=Path, required=True,
+                        help="ground truth: <film>.truth.json, start_time,end_time CSV, the seed's Start,End CSV, "
+                             "a PySceneDetect CSV or a result JSON (to compare two runs)")
+    parser.add_argument("--fps", type=float, help="frame rate for files numbered in frames without times")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.errors import BadInputError
+    from engine.evaluation.shot_annotations import read_shots
+    from engine.evaluation.shot_metrics import score_shots
+    from engine.result import json_bytes, write_atomic
+
+    if args.fps is not None and args.fps <= 0:
+        raise BadInputError(f"--fps must be positive, got {args.fps}")
+    predicted = [read_shots(path, args.fps) for path in args.predicted]
+    fps = args.fps or next((p.fps for p in predicted if p.fps), None)
+    truth = read_shots(args.truth, fps)
+    results = [score_shots(truth, p, args.fps) for p in predicted]
+    print(format_table(results))
+    if args.json is not None:
+        write_atomic(args.json, json_bytes({"task": "shots", "truth": str(args.truth), "results": results}))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """One row per scored file: F1 (P/R) per tolerance, gradual F1 and IoU, the seed's errors."""
+    header = ["predicted", "shots", "F1@0f (P/R)", "F1@2f (P/R)", "F1@1s (P/R)", "gradual F1", "IoU", "MAE start/end s"]
+    rows = [header]
+    for result in results:
+        boundaries, gradual, mae = result["boundaries"], result["gradual"], result["seed_mae_seconds"]
+        rows.append([
+            Path(result["predicted"]["source"]).name,
+            f"{result['predicted']['shots']}/{result['truth']['shots']}",
+            *(f"{b['f1']:.3f} ({b['precision']:.2f}/{b['recall']:.2f})" for b in boundaries.values()),
+            f"{gradual['f1']:.3f}" if result["truth"]["gradual"] or result["predicted"]["gradual"] else "-",
+            f"{gradual['mean_iou']:.2f}" if gradual["mean_iou"] is not None else "-",
+            f"{mae['start']:.2f}/{mae['end']:.2f}" if mae["pairs"] else "-",
+        ])
+    widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,265 @@
+"""Intro and credits from the intro transformer: windows over 1 frame/s embeddings → segments.
+
+The model sees windows of W embeddings (seed 002: 60), started every `stride` seconds, the last
+one aligned to the end so every second is seen; each second's probability is the mean over the
+windows that saw it. A video shorter than W is padded by repeating its last embedding. Segments
+come from hysteresis on those probabilities (a `high` second extends over `low` neighbours),
+then small gaps are merged and implausible lengths dropped; the best segment of each kind wins.
+
+Sample t (taken at t seconds) stands for [t - 0.5, t + 0.5): a segment of samples i..j spans
+[i - 0.5, j + 0.5], clipped to the video. `engine.stages.series` shares this convention.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.config import read_config
+from engine.errors import BackendError, BadInputError, MissingModelError
+from engine.home import artifact_dir
+from export.manifest import MANIFEST, manifest_hash, read_manifest
+
+MODEL_NAME = "intro"
+BACKENDS = ("tensorrt", "onnxruntime", "torch")
+BUILD_FIX = "engine-build --model intro --checkpoint FILE"
+WINDOW_INPUT = "embeddings"
+WINDOW_OUTPUT = "logits"
+WEIGHTS_FILE = "model.pt"  # the artifact's own copy of the checkpoint, for the torch backend
+Run = Callable[[np.ndarray], np.ndarray]  # float32 windows [B, W, D] → logits [B, W, K]
+
+
+@dataclass(frozen=True)
+class IntroSettings:
+    """How windows are cut and probabilities become segments (configs/intro.yaml `inference`)."""
+
+    window: int | None = None  # None: the model's own; a number must equal it
+    stride: int = 10
+    high: float = 0.6
+    low: float = 0.4
+    min_seconds: float = 5.0
+    max_seconds: float = 180.0
+    merge_gap: float = 2.0
+    batch: int = 32
+
+    def __post_init__(self) -> None:
+        if self.stride < 1 or self.batch < 1:
+            raise BadInputError(f"intro stride and batch must be >= 1; got {self.stride} and {self.batch}: fix configs/intro.yaml")
+        if not 0 < self.low <= self.high < 1:
+            raise BadInputError(f"intro thresholds need 0 < low <= high < 1; got {self.low}, {self.high}: fix configs/intro.yaml")
+        if not 0 <= self.min_seconds <= self.max_seconds:
+            raise BadInputError(f"intro min_seconds {self.min_seconds} exceeds max_seconds {self.max_seconds}: fix configs/intro.yaml")
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> "IntroSettings":
+        return cls(**{**read_config("intro.yaml")["inference"], **overrides})
+
+
+def window_probabilities(embeddings: np.ndarray, window: int, stride: int, run: Run, batch: int = 32) -> np.ndarray:
+    """Per-second probabilities [T, K]: the sigmoid of each window's logits, averaged."""
+    total = len(embeddings)
+    if total == 0:
+        raise BadInputError("no embeddings to look for an intro in: the video has no frame at 1 frame/s")
+    padded = np.asarray(embeddings, dtype=np.float32)
+    if total < window:
+        padded = np.concatenate([padded, np.repeat(padded[-1:], window - total, axis=0)])
+    starts = list(range(0, len(padded) - window + 1, stride))
+    if starts[-1] != len(padded) - window:
+        starts.append(len(padded) - window)
+    sums: np.ndarray | None = None
+    counts = np.zeros(len(padded), dtype=np.float64)
+    for first in range(0, len(starts), batch):
+        chunk = starts[first : first + batch]
+        logits = np.asarray(run(np.stack([padded[s : s + window] for s in chunk])), dtype=np.float64)
+        if sums is None:
+            sums = np.zeros((len(padded), logits.shape[-1]))
+        for s, row in zip(chunk, 1.0 / (1.0 + np.exp(-logits))):
+            sums[s : s + window] += row
+            counts[s : s + window] += 1
+    return (sums / counts[:, None])[:total].astype(np.float32)
+
+
+def sample_span(first: int, last: int, total: int) -> tuple[float, float]:
+    """Seconds [start, end] covered by samples first..last of a video of `total` samples."""
+    return max(0.0, first - 0.5), min(float(total), last + 0.5)
+
+
+def find_segments(probabilities: np.ndarray, settings: IntroSettings) -> list[tuple[int, int, float]]:
+    """(first, last, mean probability) of every segment that passes hysteresis, merge and length."""
+    above = probabilities >= settings.low
+    runs: list[list[int]] = []
+    for t in np.flatnonzero(above):
+        if runs and t == runs[-1][1] + 1:
+            runs[-1][1] = int(t)
+        else:
+            runs.append([int(t), int(t)])
+    runs = [r for r in runs if (probabilities[r[0] : r[1] + 1] >= settings.high).any()]
+    merged: list[list[int]] = []
+    for run in runs:
+        if merged and run[0] - merged[-1][1] - 1 <= settings.merge_gap:
+            merged[-1][1] = run[1]
+        else:
+            merged.append(run)
+    segments = []
+    for first, last in merged:
+        start, end = sample_span(first, last, len(probabilities))
+        if settings.min_seconds <= end - start <= settings.max_seconds:
+            segments.append((first, last, float(probabilities[first : last + 1].mean())))
+    return segments
+
+
+def best_entries(probabilities: np.ndarray, outputs: tuple[str, ...], settings: IntroSettings, method: str) -> list[dict]:
+    """One entry per output (intro, credits) that has a segment: the most confident one."""
+    entries = []
+    for k, kind in enumerate(outputs):
+        segments = find_segments(probabilities[:, k], settings)
+        if not segments:
+            continue
+        first, last, confidence = max(segments, key=lambda s: s[2])
+        start, end = sample_span(first, last, len(probabilities))
+        entries.append({"kind": kind, "start": round(start, 3), "end": round(end, 3), "confidence": round(confidence, 4), "method": method})
+    return entries
+
+
+class IntroModel:
+    """A built intro transformer on one runtime: 1 frame/s embeddings in, intro/credits out."""
+
+    def __init__(self, run: Run, backend: str, manifest: dict[str, Any], manifest_id: str) -> None:
+        self._run = run
+        self.backend = backend
+        self.manifest_hash = manifest_id
+        self.embedder: str = manifest["embedder"]
+        self.window = int(manifest["input"]["window"])
+        self.dim = int(manifest["input"]["embedding_dim"])
+        self.outputs: tuple[str, ...] = tuple(manifest["output"]["heads"])
+
+    def probabilities(self, embeddings: np.ndarray, settings: IntroSettings) -> np.ndarray:
+        """[T, K] per-second probabilities of each output."""
+        if settings.window is not None and settings.window != self.window:
+            raise BadInputError(
+                f"intro window {settings.window} differs from the model's {self.window}: "
+                "set inference window to null (or the model's) in configs/intro.yaml"
+            )
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
+            raise BadInputError(
+                f"the intro model reads {self.dim}-d {self.embedder} embeddings [T, {self.dim}]; got shape "
+                f"{embeddings.shape}: compute {self.embedder} embeddings at 1 frame/s"
+            )
+        return window_probabilities(embeddings, self.window, settings.stride, self._run, settings.batch)
+
+    def detect(self, embeddings: np.ndarray, settings: IntroSettings) -> list[dict]:
+        """`intro`/`credits` entries (start, end, confidence, method) for one video."""
+        return best_entries(self.probabilities(embeddings, settings), self.outputs, settings, "intro_transformer")
+
+    def __repr__(self) -> str:
+        return f"IntroModel(backend={self.backend!r}, embedder={self.embedder!r}, window={self.window}, outputs={self.outputs})"
+
+
+def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> IntroModel:
+    """The built intro model from $ENGINE_HOME/intro (or `home`/intro) on the fastest runtime.
+
+    `auto`: TensorRT (engine built, CUDA visible), then ONNX Runtime, then PyTorch.
+    """
+    if backend != "auto" and backend not in BACKENDS:
+        raise BadInputError(f"unknown backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
+    folder = artifact_dir(MODEL_NAME, home)
+    if not (folder / MANIFEST).is_file():
+        raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
+    manifest, identity = read_manifest(folder), manifest_hash(folder)
+    order = BACKENDS if backend == "auto" else (backend,)
+    reasons = []
+    for name in order:
+        problem = _problem(name, folder, manifest)
+        if problem is None:
+            return IntroModel(_RUNNERS[name](folder, manifest), name, manifest, identity)
+        reasons.append(f"{name}: {problem}")
+    raise BackendError(f"the intro model in {folder} cannot run here ({'; '.join(reasons)}): run `{BUILD_FIX} --force`")
+
+
+def _problem(name: str, folder: Path, manifest: dict[str, Any]) -> str | None:
+    """Why runtime `name` cannot run this artifact here, or None."""
+    import importlib.util
+
+    kind = {"tensorrt": "tensorrt", "onnxruntime": "onnx", "torch": "weights"}[name]
+    file = manifest.get("files", {}).get(kind)
+    if file is None or not (folder / file).is_file():
+        return f"no {kind} file in the artifact"
+    if importlib.util.find_spec(name) is None:
+        return f"the {name} package is not installed"
+    if name == "tensorrt":
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no CUDA device is visible"
+    return None
+
+
+def _onnxruntime(folder: Path, manifest: dict[str, Any]) -> Run:
+    from engine.backends.onnxruntime_runner import _session_options
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    path = folder / manifest["files"]["onnx"]
+    try:
+        session = ort.InferenceSession(str(path), sess_options=_session_options(), providers=providers)
+    except Exception as err:  # onnxruntime raises its own pybind types for every failure
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise BackendError(f"ONNX Runtime cannot load {path} ({first}): run `{BUILD_FIX} --force`") from err
+    return lambda windows: session.run([WINDOW_OUTPUT], {WINDOW_INPUT: np.ascontiguousarray(windows, np.float32)})[0]
+
+
+def _torch(folder: Path, manifest: dict[str, Any]) -> Run:
+    import torch
+
+    from engine.models.intro import load_checkpoint
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_checkpoint(folder / manifest["files"]["weights"]).model.to(device).eval()
+
+    def run(windows: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(np.ascontiguousarray(windows, np.float32)).to(device)).float().cpu().numpy()
+
+    return run
+
+
+def _tensorrt(folder: Path, manifest: dict[str, Any]) -> Run:
+    """The shared TensorRT runner, told that its input is windows of embeddings. UNVERIFIED."""
+    from engine.backends.base import EncoderInfo
+    from engine.backends.tensorrt_runner import TensorRTRunner
+
+    window, dim = int(manifest["input"]["window"]), int(manifest["input"]["embedding_dim"])
+
+    class _WindowRunner(TensorRTRunner):
+        def _check_shape(self, pixels: Any) -> None:
+            if tuple(pixels.shape[1:]) != (window, dim) or len(pixels) < 1:
+                raise ValueError(f"the intro model expects windows [B, {window}, {dim}], got {tuple(pixels.shape)}")
+
+    info = EncoderInfo(MODEL_NAME, 0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), dim, None)  # no image input
+    runner = _WindowRunner(folder / manifest["files"]["tensorrt"], info, manifest["precision"])
+    return runner.run
+
+
+_RUNNERS: dict[str, Callable[[Path, dict[str, Any]], Run]] = {
+    "tensorrt": _tensorrt,
+    "onnxruntime": _onnxruntime,
+    "torch": _torch,
+}
+
+__all__ = [
+    "IntroModel",
+    "IntroSettings",
+    "best_entries",
+    "find_segments",
+    "open_intro_model",
+    "sample_span",
+    "window_probabilities",
+]
+_ = dataclasses  # dataclasses.replace is used by callers through IntroSettings; keep import explicit

@@ -1,0 +1,237 @@
+"""The trigger stage: score frames sampled at ~3 fps with the built trigger model, keep the strong ones.
+
+Frames arrive already resized (the pipeline decodes once and samples several rates). The encoder
+runs a full batch at a time and only its features are kept ([N, 512]), never the images. At the
+end the temporal head reads the whole feature sequence; frames at or above the threshold are
+candidates, and a candidate within `suppress_seconds` of a stronger one is dropped.
+
+`analysis` and `video_summary` belong to the vision-language stage; until it runs they are None
+and `vlm` says "not run".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.config import read_config
+from engine.errors import BackendError, BadInputError, EngineError, MissingModelError
+from engine.home import artifact_dir
+from engine.preprocess import to_pixels
+
+MODEL_NAME = "trigger"
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+_BUILD = "engine-build --model trigger --checkpoint FILE"
+_DEFAULTS = read_config("trigger.yaml")["run"]
+_EPSILON = 1e-9  # seconds: frame times are sums of float intervals
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    fps: float = float(_DEFAULTS["fps"])
+    threshold: float = float(_DEFAULTS["threshold"])
+    suppress_seconds: float = float(_DEFAULTS["suppress_seconds"])
+    batch_size: int = int(_DEFAULTS["batch_size"])
+
+    def __post_init__(self) -> None:
+        if not self.fps > 0:
+            raise BadInputError(f"--trigger-fps must be positive, got {self.fps}; the default is {_DEFAULTS['fps']}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise BadInputError(f"--trigger-threshold must be in [0, 1], got {self.threshold}; the default is {_DEFAULTS['threshold']}")
+        if not self.suppress_seconds >= 0:
+            raise BadInputError(f"the trigger suppression window must be >= 0 seconds, got {self.suppress_seconds}")
+        if self.batch_size < 1:
+            raise BadInputError(f"the trigger batch size must be >= 1, got {self.batch_size}")
+
+
+def select_triggers(seconds: np.ndarray, confidences: np.ndarray, threshold: float, suppress_seconds: float) -> list[int]:
+    """Positions of the kept triggers, in time order.
+
+    Candidates (confidence >= threshold) are taken strongest first (the earlier on a tie); one
+    closer than `suppress_seconds` to a kept trigger is dropped.
+    """
+    candidates = np.flatnonzero(np.asarray(confidences) >= threshold)
+    order = sorted(candidates, key=lambda i: (-confidences[i], seconds[i]))
+    kept: list[int] = []
+    for i in order:
+        if all(abs(seconds[i] - seconds[j]) >= suppress_seconds - _EPSILON for j in kept):
+            kept.append(int(i))
+    return sorted(kept, key=lambda i: seconds[i])
+
+
+@dataclass
+class _Sequence:
+    """What one video has accumulated: a pending batch of images, and features of the rest."""
+
+    frames: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    seconds_spent: float = 0.0
+
+
+class TriggerDetector:
+    """Scores one video at a time: `add` its sampled frames in time order, `finish`, `reset`."""
+
+    def __init__(self, runner: Any, head: Callable[[np.ndarray], np.ndarray], settings: TriggerSettings, model: dict[str, Any]) -> None:
+        self._runner = runner
+        self._head = head
+        self.settings = settings
+        self.model = model  # backend and manifest facts, for the result
+        self._video = _Sequence()
+
+    @property
+    def image_size(self) -> int:
+        return self._runner.image_size
+
+    def add(self, frame_index: int, seconds: float, image: np.ndarray) -> None:
+        """Queue one uint8 RGB frame [S, S, 3]; a full batch goes through the encoder."""
+        video = self._video
+        if video.seconds and seconds <= video.seconds[-1]:
+            raise ValueError(f"trigger frames must come in time order: frame {frame_index} at {seconds} s follows {video.seconds[-1]} s")
+        video.frames.append(frame_index)
+        video.seconds.append(float(seconds))
+        video.images.append(image)
+        if len(video.images) >= self.settings.batch_size:
+            self._encode()
+
+    def finish(self) -> dict[str, Any]:
+        """The seed's result fields for the frames added since the last `reset`."""
+        self._encode()
+        video = self._video
+        started = time.perf_counter()
+        seconds = np.asarray(video.seconds, dtype=np.float64)
+        if video.features:
+            confidences = np.asarray(self._head(np.concatenate(video.features)), dtype=np.float64)
+        else:
+            confidences = np.zeros(0)
+        kept = select_triggers(seconds, confidences, self.settings.threshold, self.settings.suppress_seconds)
+        video.seconds_spent += time.perf_counter() - started
+        return {
+            "num_frames_analyzed": len(video.frames),
+            "num_triggers_detected": len(kept),
+            "triggers": [
+                {
+                    "timestamp": float(seconds[i]),
+                    "frame_index": video.frames[i],
+                    "trigger_confidence": float(confidences[i]),
+                    "analysis": None,
+                }
+                for i in kept
+            ],
+            "video_summary": None,
+            "vlm": "not run",
+            "settings": asdict(self.settings),
+            "model": self.model,
+            "seconds_spent": video.seconds_spent,
+        }
+
+    def reset(self) -> None:
+        """Forget the current video (the model stays loaded)."""
+        self._video = _Sequence()
+
+    def _encode(self) -> None:
+        video = self._video
+        if not video.images:
+            return
+        started = time.perf_counter()
+        pixels = to_pixels(np.stack(video.images), self._runner.mean, self._runner.std)
+        video.features.append(np.asarray(self._runner.run(pixels), dtype=np.float32))
+        video.images.clear()
+        video.seconds_spent += time.perf_counter() - started
+
+
+def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", home: Path | None = None) -> TriggerDetector:
+    """The detector of the artifact under `home` (default ENGINE_HOME)/trigger, on `backend`.
+
+    `auto` runs the encoder on a TensorRT engine with CUDA, else the ONNX graph, else PyTorch.
+    The head runs in PyTorch, as the manifest's `head.runtime` records.
+    """
+    from engine.backends import EncoderInfo, available_backends
+    from export.manifest import MANIFEST, manifest_hash, read_manifest
+
+    if backend not in BACKENDS:
+        raise BadInputError(f"unknown trigger backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    folder = artifact_dir(MODEL_NAME, home)
+    if not (folder / MANIFEST).is_file():
+        raise MissingModelError(f"no trigger model in {folder}: run `{_BUILD}`")
+    manifest = read_manifest(folder)
+    info = EncoderInfo.from_manifest(manifest, manifest_hash(folder))
+    files = {kind: folder / name for kind, name in manifest.get("files", {}).items()}
+    if manifest.get("head", {}).get("runtime") != "torch" or not files.get("torch", Path()).is_file():
+        raise MissingModelError(f"{folder} lacks the trigger head (built by another engine version): run `{_BUILD} --force`")
+    runnable = {status.name for status in available_backends() if status.available}
+    name = backend if backend != "auto" else _auto_backend(files, runnable)
+    if name not in runnable:
+        raise BackendError(f"backend {name} is unavailable here: use --backend auto")
+    kind = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}.get(name)
+    if kind is not None and not files.get(kind, Path()).is_file():
+        raise MissingModelError(f"no {name} graph of the trigger model in {folder}: run `{_BUILD} --force` on this machine")
+    config, head, encoder = _load_torch_parts(files["torch"], with_encoder=name == "torch")
+    runner = _runner(name, files, info, manifest, encoder)
+    facts = {
+        "name": MODEL_NAME,
+        "encoder": config.encoder,
+        "backend": runner.name,
+        "head_backend": "torch",
+        "device": runner.device,
+        "precision": runner.precision,
+        "manifest_hash": info.manifest_hash,
+        "image_size": info.image_size,
+    }
+    return TriggerDetector(runner, head, settings, facts)
+
+
+def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
+    if "tensorrt" in runnable and files.get("tensorrt", Path()).is_file():
+        return "tensorrt"
+    if "onnxruntime" in runnable and files.get("onnx", Path()).is_file():
+        return "onnxruntime"
+    return "torch"
+
+
+def _runner(name: str, files: dict[str, Path], info: Any, manifest: dict[str, Any], encoder: Any) -> Any:
+    if name == "tensorrt":
+        from engine.backends.tensorrt_runner import TensorRTRunner
+
+        return TensorRTRunner(files["tensorrt"], info, precision=manifest["precision"])
+    if name == "onnxruntime":
+        from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(files["onnx"], info)
+    from engine.backends.torch_runner import TorchRunner
+
+    return TorchRunner(encoder, info)
+
+
+def _load_torch_parts(path: Path, *, with_encoder: bool) -> tuple[Any, Callable[[np.ndarray], np.ndarray], Any]:
+    """The config, the head as features [N, D] → confidences [N], and (for backend torch) the
+    encoder, from the PyTorch weights the artifact keeps."""
+    import torch
+
+    from engine.models.trigger import TriggerConfig, TriggerHead, VisualEncoder, trigger_confidence
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        config = TriggerConfig.from_dict(saved["config"])
+        head = _part(TriggerHead(config), saved["state_dict"], "trigger_detector.")
+        encoder = _part(VisualEncoder(config), saved["state_dict"], "visual_encoder.") if with_encoder else None
+    except EngineError:
+        raise
+    except Exception as err:  # a damaged or foreign file fails in many ways; all mean "rebuild"
+        raise MissingModelError(f"cannot load {path} ({type(err).__name__}): run `{_BUILD} --force`") from err
+
+    def run(features: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return trigger_confidence(head(torch.from_numpy(features).unsqueeze(0)))[0].numpy()
+
+    return config, run, encoder
+
+
+def _part(module: Any, state: dict[str, Any], prefix: str) -> Any:
+    module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return module.eval()
