@@ -16,6 +16,7 @@ from engine.config import pipeline_defaults
 from engine.errors import BadInputError, OutputError
 
 PROG = "engine-run"
+VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "none")
 
 
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
                         help="minimum shot length in seconds (default %(default)s)")
     parser.add_argument("--decoder", default="auto", help="decoder backend: auto or pyav (default %(default)s)")
+    parser.add_argument("--trigger-fps", type=float, help="trigger-CNN sampling rate (default from configs/trigger.yaml: 3)")
+    parser.add_argument("--trigger-threshold", type=float, help="trigger confidence threshold (default 0.3)")
+    parser.add_argument("--no-triggers", dest="triggers", action="store_false", help="skip the trigger stage")
+    parser.add_argument("--no-intro", dest="intro", action="store_false", help="skip the intro-transformer stage")
+    parser.add_argument("--series", action="store_true",
+                        help="the videos (or the folder given) are episodes of one series: find the intro and "
+                             "credits that recur across them")
     parser.add_argument("--allow-truncated", action="store_true",
                         help="analyse the decodable part of a file whose frames end before its container says")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -54,15 +62,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    videos = _expand_series_folders(args.videos) if args.series else args.videos
     out_dir = _prepare_out_dir(args.out)
-    _check_unique_stems(args.videos)
+    _check_unique_stems(videos)
 
     from engine.decode import open_decoder  # heavy: PyAV
     from engine.encoder_setup import open_encoder  # heavy: torch and the backends
+    from engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
+    from engine.result import write_result
 
     failures = 0
     readable: list[Path] = []
-    for video in args.videos:  # bad files fail in a second, before any model loads
+    for video in videos:  # bad files fail in a second, before any model loads
         try:
             open_decoder(video, args.decoder).close()
             readable.append(video)
@@ -70,19 +81,47 @@ def run(args: argparse.Namespace) -> int:
             say(f"{PROG}: {err}")
             failures += 1
     rows: list[dict[str, Any]] = []
+    finished: list[tuple[Path, dict[str, Any], Any]] = []
     if readable:
         encoder, models = open_encoder(args.model, args.backend, args.weights, args.batch_size)
+        extra = ExtraStages(
+            ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, args.batch_size),
+            encoder, models,
+        )
         for skipped in models["skipped"]:
-            if args.backend != "none":  # asked for: no need to tell
+            if not (skipped["stage"] == "encoder" and args.backend == "none"):  # asked for: no need to tell
                 say(f"note: {skipped['stage']} skipped: {skipped['reason']}")
         for video in readable:
             try:
-                rows.append(_run_one(video, settings, encoder, models, out_dir, args))
+                row, document, series_features = _run_one(video, settings, encoder, extra, models, out_dir, args)
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 failures += 1
+                continue
+            finished.append((video, document, series_features))
+            rows.append(row)
+            if not args.series:
+                write_result(document, out_dir, video.stem)
+        if args.series and finished:
+            add_cross_episode_segments([d for _, d, _ in finished], [f for _, _, f in finished])
+            for video, document, _ in finished:
+                write_result(document, out_dir, video.stem)
     _print_summary(rows)
     return BadInputError.exit_code if failures else 0
+
+
+def _expand_series_folders(paths: list[Path]) -> list[Path]:
+    """A folder given with --series stands for the videos in it, in name order."""
+    videos: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            if not inside:
+                raise BadInputError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder; pass the episodes' folder")
+            videos += inside
+        else:
+            videos.append(path)
+    return videos
 
 
 def _settings(args: argparse.Namespace):
@@ -142,32 +181,36 @@ def _check_unique_stems(videos: list[Path]) -> None:
         seen[video.stem] = video
 
 
-def _run_one(video: Path, settings, encoder, models: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _run_one(video: Path, settings, encoder, extra, models: dict[str, Any], out_dir: Path,
+             args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], Any]:
     from engine.document import build_document
     from engine.pipeline import analyze_video
     from engine.progress import FrameProgress
-    from engine.result import write_result
 
     started = time.perf_counter()
     if encoder is not None:
         encoder.reset()
+    taps = extra.start_video()
     with FrameProgress(video.name, enabled=args.progress) as bar:
         analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=args.decoder,
-                                 allow_truncated=args.allow_truncated, on_open=bar.start, on_frames=bar.advance)
+                                 allow_truncated=args.allow_truncated, taps=taps,
+                                 on_open=bar.start, on_frames=bar.advance)
     if analysis.truncated:
         say(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
+    fields, series_features = extra.finish_video()
     total = time.perf_counter() - started
     document = build_document(video, analysis, settings, models, total)
-    written = write_result(document, out_dir, video.stem)
-    return {
+    document.update(fields)
+    row = {
         "video": video.name,
         "frames": document["video"]["frame_count"],
         "duration": document["video"]["duration"],
         "shots": len(document["shots"]),
         "method": document["shot_detection"]["method"],
         "seconds": total,
-        "output": str(written[0]),
+        "output": str(out_dir / f"{video.stem}.json"),
     }
+    return row, document, series_features
 
 
 def _print_summary(rows: list[dict[str, Any]]) -> None:

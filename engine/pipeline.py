@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from engine.encoder_queue import EncoderQueue
 from engine.errors import BadInputError
 from engine.keyframe_store import KeyframeStore
 from engine.prefetch import prefetch
+from engine.taps import FrameTap
 from engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from engine.stages.cut_candidates import CutCandidateDetector
 from engine.stages.gradual import GradualSettings, find_gradual_transitions
@@ -72,32 +73,34 @@ class VideoAnalysis:
 
 
 class _FrameRing:
-    """The last few decoded frames, by index."""
+    """The last few decoded frames with their thumbnails, by frame index."""
 
     def __init__(self, size: int) -> None:
-        self._frames: deque[Frame] = deque(maxlen=size)
+        self._frames: deque[tuple[Frame, np.ndarray]] = deque(maxlen=size)
 
-    def append(self, frame: Frame) -> None:
-        self._frames.append(frame)
+    def append(self, frame: Frame, thumbnail: np.ndarray) -> None:
+        self._frames.append((frame, thumbnail))
 
-    def get(self, index: int) -> Frame:
-        first = self._frames[0].index
-        frame = self._frames[index - first] if 0 <= index - first < len(self._frames) else None
-        if frame is None or frame.index != index:
-            raise RuntimeError(f"frame {index} left the ring before it was captured (ring starts at {first})")
-        return frame
+    def get(self, index: int) -> tuple[Frame, np.ndarray]:
+        first = self._frames[0][0].index
+        entry = self._frames[index - first] if 0 <= index - first < len(self._frames) else None
+        if entry is None or entry[0].index != index:
+            raise RuntimeError(f"frame {index} left the ring before it was used (ring starts at {first})")
+        return entry
 
 
 class _Capture:
-    """Encoder input and key-frame thumbnail of selected frames, each frame once."""
+    """Encoder input and key-frame thumbnail of selected frames, each frame once. As a tap it
+    takes the frames sampled at --fps; the cut detector adds the frames beside each candidate."""
 
-    def __init__(self, store: KeyframeStore, encoder: EncoderQueue | None, thumb_size: tuple[int, int]) -> None:
+    def __init__(self, fps: float, store: KeyframeStore, encoder: EncoderQueue | None, thumb_size: tuple[int, int]) -> None:
+        self.fps = fps
         self.store = store
         self.encoder = encoder
         self.thumb_size = thumb_size  # (width, height)
         self.seconds_spent = 0.0
 
-    def take(self, frame: Frame) -> None:
+    def take(self, frame: Frame, thumbnail: np.ndarray | None = None) -> None:
         if frame.index in self.store.captured:
             return
         started = time.perf_counter()
@@ -118,6 +121,7 @@ def analyze_video(
     *,
     decoder_backend: str = "auto",
     allow_truncated: bool = False,
+    taps: Sequence[FrameTap] = (),
     on_frames: Callable[[int], None] | None = None,
     on_open: Callable[[VideoInfo], None] | None = None,
 ) -> VideoAnalysis:
@@ -125,6 +129,7 @@ def analyze_video(
 
     A file whose frames end well before its container says it does (an incomplete download or
     copy) is a `BadInputError` unless `allow_truncated`; then its decodable part is analysed.
+    `taps` get frames at their own rates from the same decode (triggers, per-second features).
     """
     started = time.perf_counter()
     with open_decoder(path, decoder_backend) as decoder:
@@ -132,7 +137,7 @@ def analyze_video(
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
         try:
-            decoded = _decode_pass(decoder, settings, encoder, store, on_frames)
+            decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames)
             seconds, features, candidates, capture_seconds = decoded
             truncated = _looks_truncated(decoder.info, seconds)
             if truncated and not allow_truncated:
@@ -163,33 +168,38 @@ def _decode_pass(
     settings: ShotSettings,
     encoder: EncoderQueue | None,
     store: KeyframeStore,
+    taps: Sequence[FrameTap],
     on_frames: Callable[[int], None] | None,
 ) -> tuple[np.ndarray, CheapFeatures, dict[int, float], float]:
     info = decoder.info
     thumb_width = settings.thumbnail_width
     thumb_height = max(2, round(thumb_width * info.height / max(info.width, 1) / 2) * 2)
-    capture = _Capture(store, encoder, (thumb_width, thumb_height))
+    capture = _Capture(settings.fps, store, encoder, (thumb_width, thumb_height))
+    sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
     cheap = CheapPass(settings.gradual_lag)
     detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
-    sampler = FpsSampler(settings.fps)
     ring = _FrameRing(STATS_BATCH + settings.cut_window + 4)
     seconds: list[float] = []
     thumbs: list[np.ndarray] = []
 
+    def capture_around(candidates: list[int]) -> None:
+        for candidate in candidates:
+            capture.take(ring.get(candidate - 1)[0])
+            capture.take(ring.get(candidate)[0])
+
     def run_cheap_pass() -> None:
         diff, hist_diff = cheap.push(np.stack(thumbs))
         thumbs.clear()
-        for candidate in detector.push(diff + settings.colour_weight * hist_diff):
-            capture.take(ring.get(candidate - 1))
-            capture.take(ring.get(candidate))
+        capture_around(detector.push(diff + settings.colour_weight * hist_diff))
 
     with_thumbnails = prefetch(decoder.frames(), lambda f: (f, f.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0])), PREFETCH_DEPTH)
     for frame, thumb in with_thumbnails:
-        ring.append(frame)
+        ring.append(frame, thumb)
         seconds.append(frame.seconds)
         thumbs.append(thumb)
-        for chosen in sampler.push(frame.index, frame.seconds):
-            capture.take(ring.get(chosen))
+        for sampler, tap in sampled:
+            for chosen in sampler.push(frame.index, frame.seconds):
+                tap.take(*ring.get(chosen))
         if len(thumbs) == STATS_BATCH:
             run_cheap_pass()
             if on_frames is not None:
@@ -197,11 +207,10 @@ def _decode_pass(
     pending = len(thumbs)
     if thumbs:
         run_cheap_pass()
-    for chosen in sampler.finish():
-        capture.take(ring.get(chosen))
-    for candidate in detector.finish():
-        capture.take(ring.get(candidate - 1))
-        capture.take(ring.get(candidate))
+    for sampler, tap in sampled:
+        for chosen in sampler.finish():
+            tap.take(*ring.get(chosen))
+    capture_around(detector.finish())
     if on_frames is not None and pending:
         on_frames(pending)
     return np.asarray(seconds, dtype=np.float64), cheap.features(), detector.scores_of_candidates, capture.seconds_spent

@@ -1,0 +1,120 @@
+"""The stages beside shots in `engine-run`: triggers and intro/credits.
+
+Each is opened once per run (a built artifact under ENGINE_HOME, or skipped with the reason and
+the fix in the result) and fed per video through frame taps of the one decode. Cross-episode
+matching (`--series`) needs one feature per second of every episode: the intro embedder's
+embeddings when it runs, else the shot encoder's, else the cheap-pass luminance thumbnails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.encoder_queue import EncoderQueue
+from engine.errors import MissingModelError
+from engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
+
+
+@dataclass(frozen=True)
+class ExtraStageOptions:
+    triggers: bool
+    trigger_fps: float | None
+    trigger_threshold: float | None
+    intro: bool
+    series: bool
+    batch_size: int
+
+
+class ExtraStages:
+    """Opened once per run; `start_video` → taps for the decode, `finish_video` → result fields."""
+
+    def __init__(self, options: ExtraStageOptions, shot_encoder: EncoderQueue | None, models: dict[str, Any]) -> None:
+        self.options = options
+        self.triggers = _open_triggers(options, models) if options.triggers else None
+        self.intro_model, self.intro_queue = _open_intro(options, models) if options.intro else (None, None)
+        self._series_queue = (
+            EncoderQueue(shot_encoder.runner, options.batch_size)
+            if options.series and self.intro_queue is None and shot_encoder is not None
+            else None
+        )
+        self._taps: dict[str, Any] = {}
+
+    def start_video(self) -> list[FrameTap]:
+        """Fresh taps for the next video."""
+        self._taps = {}
+        if self.triggers is not None:
+            self.triggers.reset()
+            self._taps["triggers"] = TriggerTap(self.triggers)
+        if self.intro_queue is not None:
+            self.intro_queue.reset()
+            self._taps["intro"] = EmbeddingTap(self.intro_queue)
+        if self.options.series and self.intro_queue is None:
+            if self._series_queue is not None:
+                self._series_queue.reset()
+                self._taps["series"] = EmbeddingTap(self._series_queue)
+            else:
+                self._taps["series"] = LumaTap()
+        return list(self._taps.values())
+
+    def finish_video(self) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The video's `triggers`, `intro` and `credits` result fields, and its per-second
+        features for cross-episode matching (None without --series)."""
+        fields: dict[str, Any] = {"triggers": None, "intro": None, "credits": None}
+        if "triggers" in self._taps:
+            fields["triggers"] = self.triggers.finish()
+        if "intro" in self._taps:
+            from engine.stages.intro import IntroSettings
+
+            per_second = self._taps["intro"].per_second()
+            for entry in self.intro_model.detect(per_second, IntroSettings.from_config()):
+                fields[entry["kind"]] = entry
+        series_features = None
+        if self.options.series:
+            series_features = (self._taps.get("series") or self._taps["intro"]).per_second()
+        return fields, series_features
+
+
+def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[np.ndarray]) -> None:
+    """Fill each episode's missing `intro` / `credits` from the segment that recurs across them."""
+    from engine.stages.series import SeriesSettings, find_recurring
+
+    found = find_recurring(features, SeriesSettings.from_config())
+    for document, entries in zip(documents, found):
+        document["series"] = {"episodes": len(documents), "feature_dim": int(features[0].shape[1])}
+        for entry in entries:
+            if document.get(entry["kind"]) is None:
+                document[entry["kind"]] = entry
+
+
+def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
+    from engine.stages.triggers import TriggerSettings, open_trigger_detector
+
+    overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
+    settings = TriggerSettings(**overrides)  # checks the values before any model loads
+    try:
+        detector = open_trigger_detector(settings)
+    except MissingModelError as err:
+        models["skipped"].append({"stage": "triggers", "reason": str(err),
+                                  "fix": "engine-build --model trigger --checkpoint FILE (a seed-003 or engine-train checkpoint)"})
+        return None
+    models["trigger"] = detector.model
+    return detector
+
+
+def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any, EncoderQueue | None]:
+    from engine.backends import create_runner
+    from engine.stages.intro import open_intro_model
+
+    try:
+        model = open_intro_model()
+        runner = create_runner(model.embedder, "auto")
+    except MissingModelError as err:
+        fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
+        models["skipped"].append({"stage": "intro", "reason": str(err), "fix": fix})
+        return None, None
+    models["intro"] = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
+                       "embedder_backend": runner.name, "embedder_manifest_hash": runner.manifest_hash}
+    return model, EncoderQueue(runner, options.batch_size)

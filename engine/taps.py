@@ -1,0 +1,77 @@
+"""Frame taps: stages that want decoded frames at their own rate, all fed by the one decode.
+
+The pipeline gives each tap its own timestamp sampler (`FpsSampler(tap.fps)`) and hands it the
+frames that sampler picks, with the frame's 64×36 cheap-pass thumbnail. A tap keeps only what it
+needs (features, embeddings), never frames.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from engine.decode import Frame
+from engine.encoder_queue import EncoderQueue
+
+BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class FrameTap(Protocol):
+    fps: float
+
+    def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
+        """One sampled frame (in presentation order) and its uint8 RGB thumbnail `[36, 64, 3]`."""
+        ...
+
+
+class TriggerTap:
+    """Frames at --trigger-fps for the trigger CNN."""
+
+    def __init__(self, detector) -> None:  # engine.stages.triggers.TriggerDetector
+        self.detector = detector
+        self.fps = detector.settings.fps
+
+    def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
+        size = self.detector.image_size
+        self.detector.add(frame.index, frame.seconds, frame.to_rgb(size, size))
+
+
+class EmbeddingTap:
+    """One embedding per second from a given encoder (the intro model's embedder)."""
+
+    fps = 1.0
+
+    def __init__(self, queue: EncoderQueue) -> None:
+        self.queue = queue
+
+    def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
+        size = self.queue.image_size
+        self.queue.add(frame.index, frame.to_rgb(size, size))
+
+    def per_second(self) -> np.ndarray:
+        """`[T, D]` embeddings, one per second of video."""
+        self.queue.flush()
+        return self.queue.embeddings()
+
+
+class LumaTap:
+    """One cheap feature per second: the flattened 36×64 luminance thumbnail.
+
+    Cross-episode matching uses these when no encoder is available; centred and compared by
+    cosine, they find a recurring intro as reliably as the picture repeats.
+    """
+
+    fps = 1.0
+
+    def __init__(self) -> None:
+        self._rows: list[np.ndarray] = []
+
+    def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
+        self._rows.append((thumbnail.astype(np.float32) @ BT601).ravel().astype(np.float16))
+
+    def per_second(self) -> np.ndarray:
+        """`[T, 2304]` features, one per second of video."""
+        if not self._rows:
+            return np.zeros((0, 36 * 64), dtype=np.float32)
+        return np.stack(self._rows).astype(np.float32)

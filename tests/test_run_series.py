@@ -1,0 +1,46 @@
+"""`engine-run --series` end to end: episodes decoded once each, the recurring intro and credits
+found across them from the cheap per-second features (no weights on this machine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.synthetic_series import EpisodeTruth, write_series
+from engine.cli import main as engine_run
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[EpisodeTruth]]:
+    folder = tmp_path_factory.mktemp("season")
+    return folder, write_series(folder, episodes=4, intro_seconds=15, credits_seconds=12, episode_seconds=70, seed=2,
+                                without_intro=(3,))
+
+
+def test_series_folder_finds_each_intro_and_credits(season, tmp_path: Path, monkeypatch, capsys) -> None:
+    folder, truths = season
+    monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = engine_run([str(folder), "--series", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    for truth in truths:
+        document = json.loads((tmp_path / "out" / f"{Path(truth.path).stem}.json").read_text())
+        assert document["series"]["episodes"] == len(truths)
+        if truth.intro is None:
+            assert document["intro"] is None
+        else:
+            intro = document["intro"]
+            assert intro["method"] == "cross_episode"
+            assert abs(intro["start"] - truth.intro[0]) <= 1.0 and abs(intro["end"] - truth.intro[1]) <= 1.0
+        credits = document["credits"]
+        assert abs(credits["start"] - truth.credits[0]) <= 1.0 and abs(credits["end"] - truth.credits[1]) <= 1.0
+
+
+def test_series_needs_two_episodes(season, tmp_path: Path, monkeypatch, capsys) -> None:
+    _, truths = season
+    monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
+    code = engine_run([truths[0].path, "--series", "--out", str(tmp_path / "out"), "--no-progress", "--backend", "none"])
+    err = capsys.readouterr().err
+    assert code != 0 and "at least two episodes" in err and "Traceback" not in err
