@@ -21,7 +21,7 @@ import torch
 
 from engine.config import read_config
 from engine.errors import BadInputError, MissingModelError
-from engine.models.resnet import LAYOUTS
+from engine.models.resnet import LAYOUTS, torchvision_to_sequential
 from engine.models.trigger import TriggerConfig, TriggerModel
 from engine.models.trigger_time_aware import TimeAwareConfig
 
@@ -74,8 +74,9 @@ def file_sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def load_trigger_checkpoint(path: Path, *, strict: bool = False) -> tuple[TriggerModel, LoadReport]:
-    """The trigger model in eval mode on the CPU, and how the file fitted it."""
+def load_trigger_checkpoint(path: Path, *, strict: bool = False, sha256: str | None = None) -> tuple[TriggerModel, LoadReport]:
+    """The trigger model in eval mode on the CPU, and how the file fitted it (`sha256`: the
+    file's digest when the caller has it already; a seed file with LLaVA is gigabytes)."""
     path = Path(path).expanduser().resolve()
     raw = _read(path)
     state = raw.get("model_state_dict", raw)
@@ -95,7 +96,7 @@ def load_trigger_checkpoint(path: Path, *, strict: bool = False) -> tuple[Trigge
     epoch = raw.get("epoch")
     report = LoadReport(
         path=path,
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
         epoch=int(epoch) if isinstance(epoch, int) else None,
         missing=tuple(sorted(result.missing_keys)),
         unexpected=tuple(sorted(result.unexpected_keys)),
@@ -189,24 +190,41 @@ def _read(path: Path) -> dict[str, Any]:
     return raw
 
 
-def save_trigger_checkpoint(
-    path: Path,
-    model: TriggerModel,
-    *,
-    epoch: int,
-    loss: float,
-    optimizer_state: dict[str, Any] | None,
-    metadata: dict[str, Any],
-) -> None:
-    """The seed's layout, plus `engine`: the config and what training measured."""
+def save_trigger_checkpoint(path: Path, model: TriggerModel, *, epoch: int, loss: float, metadata: dict[str, Any]) -> None:
+    """The seed's layout, plus `engine`: the config and what training measured. The optimizer
+    state is left empty (training does not resume); the key keeps the seed's layout."""
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {
         "epoch": epoch,
         "model_state_dict": model.state_dict(),
-        "optimizer_state_dict": optimizer_state or {},
+        "optimizer_state_dict": {},
         "loss": float(loss),
         "engine": {"config": model.config.as_dict(), **metadata},
     }
     partial = path.with_name(path.name + ".partial")
     torch.save(checkpoint, partial)
     partial.replace(path)
+
+
+def load_backbone_weights(model: TriggerModel, path: Path) -> None:
+    """ImageNet weights in torchvision's ResNet layout (e.g. `resnet50-0676ba61.pth`) into the
+    backbone, so training starts from them; any tensor that does not fit is an error."""
+    path = Path(path).expanduser().resolve()
+    if model.config.encoder not in LAYOUTS:
+        raise BadInputError(f"--backbone-weights takes torchvision ResNet weights; the encoder is {model.config.encoder}")
+    raw = _read(path)
+    try:
+        renamed = torchvision_to_sequential(raw)
+    except ValueError as err:
+        raise BadInputError(f"{path} is not a torchvision ResNet state_dict ({err}): pass e.g. resnet50-0676ba61.pth") from None
+    backbone = model.visual_encoder.backbone
+    present = backbone.state_dict()
+    # torchvision's published files predate num_batches_tracked; batch norm fills it in
+    wrong = [k for k, v in present.items() if not k.endswith("num_batches_tracked") and (k not in renamed or renamed[k].shape != v.shape)]
+    wrong += [k for k in renamed if k not in present]
+    if wrong:
+        raise BadInputError(
+            f"{path} does not fit a {model.config.encoder} of width {model.config.width} "
+            f"(e.g. {wrong[0]}): pass the torchvision weights of that network"
+        )
+    backbone.load_state_dict(renamed)

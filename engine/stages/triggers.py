@@ -11,6 +11,7 @@ and `vlm` says "not run".
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,14 +53,22 @@ def select_triggers(seconds: np.ndarray, confidences: np.ndarray, threshold: flo
     """Positions of the kept triggers, in time order.
 
     Candidates (confidence >= threshold) are taken strongest first (the earlier on a tie); one
-    closer than `suppress_seconds` to a kept trigger is dropped.
+    closer than `suppress_seconds` to a kept trigger is dropped. O(n log n): a film at 3 fps has
+    tens of thousands of frames.
     """
-    candidates = np.flatnonzero(np.asarray(confidences) >= threshold)
-    order = sorted(candidates, key=lambda i: (-confidences[i], seconds[i]))
+    seconds, confidences = np.asarray(seconds, dtype=np.float64), np.asarray(confidences)
+    candidates = np.flatnonzero(confidences >= threshold)
+    order = candidates[np.lexsort((seconds[candidates], -confidences[candidates]))]
+    window = suppress_seconds - _EPSILON
+    taken: list[float] = []  # kept times, sorted
     kept: list[int] = []
     for i in order:
-        if all(abs(seconds[i] - seconds[j]) >= suppress_seconds - _EPSILON for j in kept):
-            kept.append(int(i))
+        t = float(seconds[i])
+        at = bisect.bisect_left(taken, t)
+        if (at > 0 and t - taken[at - 1] < window) or (at < len(taken) and taken[at] - t < window):
+            continue
+        taken.insert(at, t)
+        kept.append(int(i))
     return sorted(kept, key=lambda i: seconds[i])
 
 
@@ -148,8 +157,9 @@ class TriggerDetector:
 def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", home: Path | None = None) -> TriggerDetector:
     """The detector of the artifact under `home` (default ENGINE_HOME)/trigger, on `backend`.
 
-    `auto` runs the encoder on a TensorRT engine with CUDA, else the ONNX graph, else PyTorch.
-    The head runs in PyTorch, as the manifest's `head.runtime` records.
+    `auto` picks the encoder's runtime as for the image encoders (a TensorRT engine on CUDA; then
+    ONNX Runtime on a CPU machine, PyTorch fp16 on a CUDA one). The head runs in PyTorch, as the
+    manifest's `head.runtime` records.
     """
     from engine.backends import EncoderInfo, available_backends
     from export.manifest import MANIFEST, manifest_hash, read_manifest
@@ -187,10 +197,14 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
 
 
 def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
-    if "tensorrt" in runnable and files.get("tensorrt", Path()).is_file():
-        return "tensorrt"
-    if "onnxruntime" in runnable and files.get("onnx", Path()).is_file():
-        return "onnxruntime"
+    """The encoders' order on this machine (on CUDA, PyTorch fp16 before CPU-only ONNX Runtime)
+    among the runtimes that are installed and have their file in the artifact."""
+    from engine.backends.factory import _auto_order
+
+    needs = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
+    for name in _auto_order():
+        if name in runnable and (name not in needs or files.get(needs[name], Path()).is_file()):
+            return name
     return "torch"
 
 
