@@ -297,3 +297,27 @@ def test_console_script_runs_end_to_end(film: GroundTruth, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "film.json").read_text())["schema_version"]
     assert subprocess.run([sys.executable, "-m", "engine.cli", "--help"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_triggers_from_a_built_checkpoint_land_in_the_result(film: GroundTruth, tmp_path: Path, capsys) -> None:
+    import torch
+
+    from engine.models.trigger import TriggerConfig, TriggerModel
+    from engine.models.trigger_checkpoint import save_trigger_checkpoint
+    from export.cli import main as engine_build
+
+    torch.manual_seed(0)
+    config = TriggerConfig(encoder="resnet18", width=4, feature_dim=16, hidden_dim=8, image_size=64)
+    checkpoint = tmp_path / "trigger.pt"
+    save_trigger_checkpoint(checkpoint, TriggerModel(config).eval(), epoch=1, loss=0.0, metadata={})
+    assert engine_build(["--model", "trigger", "--checkpoint", str(checkpoint)]) == 0
+    capsys.readouterr()
+    run_ok([film.path, "--out", str(tmp_path), "--backend", "none", "--trigger-fps", "2", "--trigger-threshold", "0"], capsys)
+    triggers = read_result(tmp_path, "film")["triggers"]
+    duration = film.frame_count / 25
+    assert triggers["num_frames_analyzed"] == pytest.approx(duration * 2, abs=1)  # 2 frames/s of the one decode
+    assert triggers["num_triggers_detected"] == len(triggers["triggers"]) >= 1
+    times = [t["timestamp"] for t in triggers["triggers"]]
+    assert all(b - a > triggers["settings"]["suppress_seconds"] for a, b in zip(times, times[1:]))
+    assert {"timestamp", "frame_index", "trigger_confidence", "analysis"} <= set(triggers["triggers"][0])
+    assert triggers["video_summary"] is None and triggers["vlm"] == "not run"
