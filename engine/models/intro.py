@@ -30,6 +30,7 @@ OUTPUT_NAMES = ("intro", "credits")
 CHECKPOINT_FORMAT = "filmline-intro"  # our checkpoints: config + embedder + state_dict + metrics
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")  # where training scripts nest weights
 _CLIP_PREFIX = "clip."
+_MODEL_PREFIXES = ("transformer.", "head.", "pos_embed")
 _LAYER_KEY = re.compile(r"^transformer\.layers\.(\d+)\.")
 
 
@@ -106,8 +107,9 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     """Read a seed-002 `state_dict` (bare or nested) or an engine-train checkpoint.
 
     Sizes come from the weights' shapes. A CLIP tower under `clip.*` is ignored with a note;
-    other unexpected keys are a note, or a `BadInputError` with `strict`. Missing keys are always
-    a `BadInputError`: the model would run with random weights in their place.
+    other unexpected keys are a note, or a `BadInputError` with `strict`. Missing keys, and extra
+    ones inside the model (e.g. a final `transformer.norm`), are always a `BadInputError`: the
+    model would compute something else than what was trained.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -118,7 +120,10 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     state = _state_dict(payload, path, notes)
     clip = [key for key in state if key.startswith(_CLIP_PREFIX)]
     if clip:
-        notes.append(f"ignored the CLIP tower stored with the model ({len(clip)} clip.* tensors): the engine computes embeddings itself")
+        notes.append(
+            f"ignored the CLIP tower stored with the model ({len(clip)} clip.* tensors): "
+            "the engine computes embeddings itself"
+        )
         state = {k: v for k, v in state.items() if not k.startswith(_CLIP_PREFIX)}
     config = _config_from(state, path, payload["config"] if ours else None, heads)
     model = IntroTransformer(config)
@@ -130,6 +135,12 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
             "seed-002 checkpoint; pass the file saved with torch.save(model.state_dict(), ...)"
         )
     unexpected = [key for key in state if key not in expected]
+    foreign = [key for key in unexpected if key.startswith(_MODEL_PREFIXES)]
+    if foreign:
+        raise BadInputError(
+            f"{path} has weights seed 002's architecture lacks ({_few(foreign)}): ignoring them would change "
+            "what the model computes; pass a checkpoint of seed 002's intro transformer"
+        )
     if unexpected:
         line = f"{len(unexpected)} unexpected keys in {path.name} ({_few(unexpected)})"
         if strict:
@@ -150,7 +161,9 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     )
 
 
-def save_checkpoint(model: IntroTransformer, path: str | Path, *, embedder: str, metrics: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: IntroTransformer, path: str | Path, *, embedder: str, metrics: dict[str, Any] | None = None
+) -> Path:
     """Write an engine-train checkpoint atomically; `load_checkpoint` and engine-build read it."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,14 +218,18 @@ def _state_dict(payload: Any, path: Path, notes: list[str]) -> dict[str, torch.T
             notes.append(f"read the weights nested under '{nested}'")
         state = payload[nested]
     if not isinstance(state, dict) or not _all_tensors(state):
-        raise BadInputError(f"{path} is not a state_dict of tensors: pass the file saved with torch.save(model.state_dict(), path)")
+        raise BadInputError(
+            f"{path} is not a state_dict of tensors: pass the file saved with torch.save(model.state_dict(), path)"
+        )
     if state and all(key.startswith("module.") for key in state):  # saved from nn.DataParallel
         notes.append("removed the 'module.' prefix of a DataParallel model")
         state = {key[len("module."):]: value for key, value in state.items()}
     return dict(state)
 
 
-def _config_from(state: dict[str, torch.Tensor], path: Path, stored: dict[str, Any] | None, heads: int | None) -> IntroConfig:
+def _config_from(
+    state: dict[str, torch.Tensor], path: Path, stored: dict[str, Any] | None, heads: int | None
+) -> IntroConfig:
     """Sizes from the tensors' shapes; heads from the stored config, `heads`, or the YAML."""
     needed = ("pos_embed", "head.weight", "transformer.layers.0.linear1.weight")
     absent = [key for key in needed if key not in state]

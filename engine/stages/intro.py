@@ -7,12 +7,12 @@ come from hysteresis on those probabilities (a `high` second extends over `low` 
 then small gaps are merged and implausible lengths dropped; the best segment of each kind wins.
 
 Sample t (taken at t seconds) stands for [t - 0.5, t + 0.5): a segment of samples i..j spans
-[i - 0.5, j + 0.5], clipped to the video. `engine.stages.series` shares this convention.
+[i - 0.5, j + 0.5] (from 0 at the start; the caller may clip the end to the video's duration).
+`engine.stages.series` shares this convention and the entry format.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +31,7 @@ WINDOW_INPUT = "embeddings"
 WINDOW_OUTPUT = "logits"
 WEIGHTS_FILE = "model.pt"  # the artifact's own copy of the checkpoint, for the torch backend
 Run = Callable[[np.ndarray], np.ndarray]  # float32 windows [B, W, D] → logits [B, W, K]
+_FIX_YAML = "fix configs/intro.yaml"
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,11 @@ class IntroSettings:
 
     def __post_init__(self) -> None:
         if self.stride < 1 or self.batch < 1:
-            raise BadInputError(f"intro stride and batch must be >= 1; got {self.stride} and {self.batch}: fix configs/intro.yaml")
+            raise BadInputError(f"intro stride and batch must be >= 1; got {self.stride}, {self.batch}: {_FIX_YAML}")
         if not 0 < self.low <= self.high < 1:
-            raise BadInputError(f"intro thresholds need 0 < low <= high < 1; got {self.low}, {self.high}: fix configs/intro.yaml")
+            raise BadInputError(f"intro thresholds need 0 < low <= high < 1; got {self.low}, {self.high}: {_FIX_YAML}")
         if not 0 <= self.min_seconds <= self.max_seconds:
-            raise BadInputError(f"intro min_seconds {self.min_seconds} exceeds max_seconds {self.max_seconds}: fix configs/intro.yaml")
+            raise BadInputError(f"intro min_seconds {self.min_seconds} > max_seconds {self.max_seconds}: {_FIX_YAML}")
 
     @classmethod
     def from_config(cls, **overrides: Any) -> "IntroSettings":
@@ -77,15 +78,15 @@ def window_probabilities(embeddings: np.ndarray, window: int, stride: int, run: 
         logits = np.asarray(run(np.stack([padded[s : s + window] for s in chunk])), dtype=np.float64)
         if sums is None:
             sums = np.zeros((len(padded), logits.shape[-1]))
-        for s, row in zip(chunk, 1.0 / (1.0 + np.exp(-logits))):
+        for s, row in zip(chunk, 0.5 * (1.0 + np.tanh(0.5 * logits))):  # the sigmoid, overflow-free
             sums[s : s + window] += row
             counts[s : s + window] += 1
     return (sums / counts[:, None])[:total].astype(np.float32)
 
 
-def sample_span(first: int, last: int, total: int) -> tuple[float, float]:
-    """Seconds [start, end] covered by samples first..last of a video of `total` samples."""
-    return max(0.0, first - 0.5), min(float(total), last + 0.5)
+def sample_span(first: float, last: float) -> tuple[float, float]:
+    """Seconds [start, end] covered by samples first..last (halves allowed: medians of samples)."""
+    return max(0.0, first - 0.5), last + 0.5
 
 
 def find_segments(probabilities: np.ndarray, settings: IntroSettings) -> list[tuple[int, int, float]]:
@@ -106,7 +107,7 @@ def find_segments(probabilities: np.ndarray, settings: IntroSettings) -> list[tu
             merged.append(run)
     segments = []
     for first, last in merged:
-        start, end = sample_span(first, last, len(probabilities))
+        start, end = sample_span(first, last)
         if settings.min_seconds <= end - start <= settings.max_seconds:
             segments.append((first, last, float(probabilities[first : last + 1].mean())))
     return segments
@@ -120,9 +121,14 @@ def best_entries(probabilities: np.ndarray, outputs: tuple[str, ...], settings: 
         if not segments:
             continue
         first, last, confidence = max(segments, key=lambda s: s[2])
-        start, end = sample_span(first, last, len(probabilities))
-        entries.append({"kind": kind, "start": round(start, 3), "end": round(end, 3), "confidence": round(confidence, 4), "method": method})
+        start, end = sample_span(first, last)
+        entries.append(entry(kind, start, end, confidence, method))
     return entries
+
+
+def entry(kind: str, start: float, end: float, confidence: float, method: str) -> dict:
+    """One result entry: what the document's `intro` / `credits` fields hold."""
+    return {"kind": kind, "start": round(start, 3), "end": round(end, 3), "confidence": round(confidence, 4), "method": method}
 
 
 class IntroModel:
@@ -157,13 +163,17 @@ class IntroModel:
         return best_entries(self.probabilities(embeddings, settings), self.outputs, settings, "intro_transformer")
 
     def __repr__(self) -> str:
-        return f"IntroModel(backend={self.backend!r}, embedder={self.embedder!r}, window={self.window}, outputs={self.outputs})"
+        return (
+            f"IntroModel(backend={self.backend!r}, embedder={self.embedder!r}, "
+            f"window={self.window}, outputs={self.outputs})"
+        )
 
 
 def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> IntroModel:
     """The built intro model from $ENGINE_HOME/intro (or `home`/intro) on the fastest runtime.
 
-    `auto`: TensorRT (engine built, CUDA visible), then ONNX Runtime, then PyTorch.
+    `auto` takes the shared encoders' order: TensorRT (engine built, CUDA visible), then ONNX
+    Runtime, then PyTorch; PyTorch before ONNX Runtime on a GPU where ONNX Runtime has no CUDA.
     """
     if backend != "auto" and backend not in BACKENDS:
         raise BadInputError(f"unknown backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
@@ -171,7 +181,12 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
     if not (folder / MANIFEST).is_file():
         raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
     manifest, identity = read_manifest(folder), manifest_hash(folder)
-    order = BACKENDS if backend == "auto" else (backend,)
+    if backend == "auto":
+        from engine.backends.factory import _auto_order
+
+        order = tuple(_auto_order())
+    else:
+        order = (backend,)
     reasons = []
     for name in order:
         problem = _problem(name, folder, manifest)
@@ -199,20 +214,42 @@ def _problem(name: str, folder: Path, manifest: dict[str, Any]) -> str | None:
     return None
 
 
-def _onnxruntime(folder: Path, manifest: dict[str, Any]) -> Run:
-    from engine.backends.onnxruntime_runner import _session_options
+def onnx_run(path: Path) -> Run:
+    """ONNX Runtime on `path` (CUDA provider when present); input cast to the graph's type."""
     import onnxruntime as ort
+
+    from engine.backends.onnxruntime_runner import _session_options
 
     providers = ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
-    path = folder / manifest["files"]["onnx"]
     try:
         session = ort.InferenceSession(str(path), sess_options=_session_options(), providers=providers)
     except Exception as err:  # onnxruntime raises its own pybind types for every failure
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise BackendError(f"ONNX Runtime cannot load {path} ({first}): run `{BUILD_FIX} --force`") from err
-    return lambda windows: session.run([WINDOW_OUTPUT], {WINDOW_INPUT: np.ascontiguousarray(windows, np.float32)})[0]
+    dtype = np.float16 if session.get_inputs()[0].type == "tensor(float16)" else np.float32
+
+    def run(windows: np.ndarray) -> np.ndarray:
+        logits = session.run([WINDOW_OUTPUT], {WINDOW_INPUT: np.ascontiguousarray(windows, dtype)})[0]
+        return logits.astype(np.float32, copy=False)
+
+    return run
+
+
+def tensorrt_run(plan: Path, window: int, dim: int, precision: str) -> Run:
+    """The shared TensorRT runner, told that its input is windows of embeddings. UNVERIFIED:
+    TensorRT cannot be installed where this was written."""
+    from engine.backends.base import EncoderInfo
+    from engine.backends.tensorrt_runner import TensorRTRunner
+
+    class _WindowRunner(TensorRTRunner):
+        def _check_shape(self, pixels: Any) -> None:
+            if tuple(pixels.shape[1:]) != (window, dim) or len(pixels) < 1:
+                raise ValueError(f"the intro model expects windows [B, {window}, {dim}], got {tuple(pixels.shape)}")
+
+    info = EncoderInfo(MODEL_NAME, 0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), dim, None)  # no image input
+    return _WindowRunner(plan, info, precision).run
 
 
 def _torch(folder: Path, manifest: dict[str, Any]) -> Run:
@@ -230,36 +267,10 @@ def _torch(folder: Path, manifest: dict[str, Any]) -> Run:
     return run
 
 
-def _tensorrt(folder: Path, manifest: dict[str, Any]) -> Run:
-    """The shared TensorRT runner, told that its input is windows of embeddings. UNVERIFIED."""
-    from engine.backends.base import EncoderInfo
-    from engine.backends.tensorrt_runner import TensorRTRunner
-
-    window, dim = int(manifest["input"]["window"]), int(manifest["input"]["embedding_dim"])
-
-    class _WindowRunner(TensorRTRunner):
-        def _check_shape(self, pixels: Any) -> None:
-            if tuple(pixels.shape[1:]) != (window, dim) or len(pixels) < 1:
-                raise ValueError(f"the intro model expects windows [B, {window}, {dim}], got {tuple(pixels.shape)}")
-
-    info = EncoderInfo(MODEL_NAME, 0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), dim, None)  # no image input
-    runner = _WindowRunner(folder / manifest["files"]["tensorrt"], info, manifest["precision"])
-    return runner.run
-
-
 _RUNNERS: dict[str, Callable[[Path, dict[str, Any]], Run]] = {
-    "tensorrt": _tensorrt,
-    "onnxruntime": _onnxruntime,
+    "tensorrt": lambda folder, m: tensorrt_run(
+        folder / m["files"]["tensorrt"], int(m["input"]["window"]), int(m["input"]["embedding_dim"]), m["precision"]
+    ),
+    "onnxruntime": lambda folder, m: onnx_run(folder / m["files"]["onnx"]),
     "torch": _torch,
 }
-
-__all__ = [
-    "IntroModel",
-    "IntroSettings",
-    "best_entries",
-    "find_segments",
-    "open_intro_model",
-    "sample_span",
-    "window_probabilities",
-]
-_ = dataclasses  # dataclasses.replace is used by callers through IntroSettings; keep import explicit

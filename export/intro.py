@@ -1,0 +1,253 @@
+"""`engine-build --model intro --checkpoint FILE`: the intro transformer as a deployable artifact.
+
+Same shape as the encoders' build (`export.build`): load → ONNX with a dynamic batch axis →
+parity with PyTorch on fresh random windows → TensorRT where installed → manifest, assembled in
+a staging folder and renamed into place, reused when its inputs are unchanged. The artifact also
+keeps the weights (`model.pt`, engine-train's format) so PyTorch can run it without the original
+file. The manifest records the embedder the model reads (seed 002: `clip-b32`).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from engine.errors import BackendError, BadInputError
+from engine.home import artifact_dir
+from engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
+from engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
+from export import manifest as mf
+from export.build import PRECISIONS, BatchProfile, BuildResult, _check_writable, _staging, _tensorrt
+from export.models import OPSET
+from export.onnx_export import _quiet
+from export.validate import Parity, ParityError
+
+FAMILY = "intro_transformer"
+# (min cosine, max abs error) of the logits. fp16 bounds are wide enough for half precision over
+# 16 layers and still catch a broken graph; chosen on tiny models, unverified on the seed's.
+TOLERANCE = {"fp32": (0.9999, 1e-3), "fp16": (0.99, 0.1)}
+_EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise instead of keeping symbolic
+
+
+def build_from_checkpoint(
+    checkpoint: Path,
+    *,
+    precision: str = "fp32",
+    batch: BatchProfile = BatchProfile(),
+    out: Path | None = None,
+    force: bool = False,
+    strict: bool = False,
+    progress: Callable[[str], None] = lambda line: None,
+) -> BuildResult:
+    """Build (or reuse) the intro artifact from a seed-002 or engine-train checkpoint."""
+    if precision not in PRECISIONS:
+        raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
+    target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
+    _check_writable(target)
+    trt_build, trt_problem = _tensorrt()
+    loaded = load_checkpoint(checkpoint, strict=strict)
+    for note in loaded.notes:
+        progress(f"{loaded.source.name}: {note}")
+    key = mf.build_key(
+        {
+            "model": MODEL_NAME,
+            "checkpoint": loaded.sha256,
+            "config": loaded.model.config.as_dict(),
+            "embedder": loaded.embedder,
+            "precision": precision,
+            "batch": [batch.min, batch.opt, batch.max],
+            "opset": OPSET,
+            "tensorrt": trt_build.VERSION if trt_build else None,
+            "gpu": torch.cuda.get_device_name() if trt_build else None,
+        }
+    )
+    if not force and mf.is_current(target, key):
+        progress(f"intro is up to date in {target} (--force rebuilds)")
+        return BuildResult(target, mf.read_manifest(target), reused=True)
+
+    started = time.monotonic()
+    model = loaded.model
+    with _staging(target) as staging:
+        save_checkpoint(model, staging / WEIGHTS_FILE, embedder=loaded.embedder, metrics=loaded.metrics)
+        files = {"onnx": mf.ONNX_FILE, "weights": WEIGHTS_FILE}
+        progress(f"exporting ONNX (opset {OPSET}, dynamic batch, windows of {model.config.window}) ...")
+        export_onnx(model, staging / mf.ONNX_FILE)
+        parity = {"onnxruntime": check_parity(onnx_run(staging / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
+        progress(parity["onnxruntime"].summary())
+        if trt_build is None:
+            progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
+        else:
+            _build_tensorrt(trt_build, model, precision, batch, staging, target, files, parity, progress)
+        manifest = _manifest(loaded, precision, batch, files, parity, key, trt_build)
+        mf.write_manifest(staging, manifest)
+    progress(f"built intro ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
+    return BuildResult(target, manifest, reused=False)
+
+
+def export_onnx(model: IntroTransformer, path: Path, dtype: torch.dtype = torch.float32) -> None:
+    """Write `model` as one ONNX file: windows [batch, W, D] → logits [batch, W, K]."""
+    module = model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+    config = model.config
+    example = torch.zeros(_EXAMPLE_BATCH, config.window, config.dim, dtype=dtype)
+    chatter = io.StringIO()
+    try:
+        with _quiet(chatter):
+            torch.onnx.export(
+                module.eval(),
+                (example,),
+                str(path),
+                input_names=[WINDOW_INPUT],
+                output_names=[WINDOW_OUTPUT],
+                opset_version=OPSET,
+                dynamo=True,
+                dynamic_shapes={"embeddings": {0: torch.export.Dim("batch", min=1)}},
+                external_data=False,
+            )
+    except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        failure = BackendError(f"ONNX export of the intro transformer failed ({first}): rerun with --debug for details")
+        failure.add_note("exporter output:\n" + chatter.getvalue())
+        raise failure from err
+
+
+def check_parity(
+    run: Callable[[np.ndarray], np.ndarray], model: IntroTransformer, backend: str, precision: str, seed: int | None = None
+) -> Parity:
+    """Logits of `run` against PyTorch fp32 on random windows at two batch sizes."""
+    seed = secrets.randbits(31) if seed is None else seed
+    rng = np.random.default_rng(seed)
+    config = model.config
+    expected, got = [], []
+    for size in (1, 3):
+        windows = rng.standard_normal((size, config.window, config.dim), dtype=np.float32)
+        with torch.inference_mode():
+            expected.append(model.eval()(torch.from_numpy(windows)).float().numpy().reshape(size, -1))
+        output = np.asarray(run(windows), dtype=np.float32)
+        if output.shape != (size, config.window, len(config.outputs)):
+            raise ParityError(f"{backend} returns logits of shape {output.shape} for {size} windows: rebuild with --force")
+        got.append(output.reshape(size, -1))
+    reference, output = np.concatenate(expected).astype(np.float64), np.concatenate(got).astype(np.float64)
+    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(output, axis=1)
+    cosine = (reference * output).sum(1) / np.maximum(norms, 1e-12)
+    low, high = TOLERANCE[precision]
+    parity = Parity(backend, precision, (1, 3), seed, float(cosine.min()), float(cosine.mean()),
+                    float(np.abs(reference - output).max()), low, high)
+    if not parity.passed:
+        raise ParityError(
+            f"intro: {parity.summary()} is out of tolerance (seed {seed}): the exported graph is wrong; "
+            "rerun with --debug and report it"
+        )
+    return parity
+
+
+def _build_tensorrt(
+    trt_build: Any,
+    model: IntroTransformer,
+    precision: str,
+    batch: BatchProfile,
+    staging: Path,
+    target: Path,
+    files: dict[str, str],
+    parity: dict[str, Parity],
+    progress: Callable[[str], None],
+) -> None:
+    """Engine, timing cache and TensorRT parity, as `export.build` does for encoders. UNVERIFIED:
+    TensorRT cannot be installed where this was written."""
+    onnx_file = mf.ONNX_FILE
+    fp16 = precision == "fp16"
+    if fp16 and not trt_build.HAS_FP16_FLAG:
+        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
+        onnx_file = mf.ONNX_FP16_FILE
+        export_onnx(model, staging / onnx_file, dtype=torch.float16)
+        files["onnx_fp16"] = onnx_file
+        parity["onnxruntime-fp16"] = check_parity(onnx_run(staging / onnx_file), model, "onnxruntime", "fp16")
+        progress(parity["onnxruntime-fp16"].summary())
+    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
+    _tensorrt_engine(staging / onnx_file, staging, target, model, batch, fp16 and trt_build.HAS_FP16_FLAG)
+    files["tensorrt"] = mf.ENGINE_FILE
+    files["timing_cache"] = mf.TIMING_CACHE_FILE
+    run = tensorrt_run(staging / mf.ENGINE_FILE, model.config.window, model.config.dim, precision)
+    parity["tensorrt"] = check_parity(run, model, "tensorrt", precision)
+    progress(parity["tensorrt"].summary())
+
+
+def _tensorrt_engine(
+    onnx_path: Path, staging: Path, target: Path, model: IntroTransformer, batch: BatchProfile, fp16_flag: bool
+) -> None:
+    """`export.tensorrt_build.build_engine` with a [batch, W, D] profile instead of images."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise BackendError(f"TensorRT {trt.__version__} cannot parse {onnx_path.name}: {errors}")
+    config = builder.create_builder_config()
+    if fp16_flag:
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 must meet fp32 tolerances
+    profile = builder.create_optimization_profile()
+    window, dim = model.config.window, model.config.dim
+    profile.set_shape(WINDOW_INPUT, *((b, window, dim) for b in (batch.min, batch.opt, batch.max)))
+    config.add_optimization_profile(profile)
+    previous = target / mf.TIMING_CACHE_FILE
+    seed = previous.read_bytes() if previous.is_file() else b""
+    config.set_timing_cache(config.create_timing_cache(seed), ignore_mismatch=True)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise BackendError(
+            f"TensorRT {trt.__version__} could not build the intro engine: try a smaller --batch maximum "
+            "or --precision fp32"
+        )
+    (staging / mf.ENGINE_FILE).write_bytes(memoryview(plan))
+    (staging / mf.TIMING_CACHE_FILE).write_bytes(memoryview(config.get_timing_cache().serialize()))
+
+
+def _manifest(
+    loaded: LoadedIntro,
+    precision: str,
+    batch: BatchProfile,
+    files: dict[str, str],
+    parity: dict[str, Parity],
+    key: str,
+    trt_build: Any,
+) -> dict[str, Any]:
+    config = loaded.model.config
+    return {
+        "format": mf.FORMAT,
+        "model": MODEL_NAME,
+        "family": FAMILY,
+        "weights": {"kind": "checkpoint", "source": str(loaded.source), "revision": f"sha256:{loaded.sha256}"},
+        "checkpoint_notes": list(loaded.notes),
+        "embedder": loaded.embedder,
+        "input": {"name": WINDOW_INPUT, "shape": ["batch", config.window, config.dim], "window": config.window,
+                  "embedding_dim": config.dim, "fps": 1.0},
+        "output": {
+            "name": WINDOW_OUTPUT,
+            "shape": ["batch", config.window, len(config.outputs)],
+            "heads": list(config.outputs),
+        },
+        "config": config.as_dict(),
+        "training_metrics": loaded.metrics,
+        "precision": precision,
+        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
+        "opset": OPSET,
+        "exporter": "torch.onnx.export(dynamo=True)",
+        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
+        "files": files,
+        "parity": {name: figures.as_dict() for name, figures in parity.items()},
+        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_key": key,
+    }
