@@ -2,8 +2,8 @@
 
 Each is opened once per run (a built artifact under ENGINE_HOME, or skipped with the reason and
 the fix in the result) and fed per video through frame taps of the one decode. Cross-episode
-matching (`--series`) needs one feature per second of every episode: the intro embedder's
-embeddings when it runs, else the shot encoder's, else the cheap-pass luminance thumbnails.
+matching (`--series`) needs one feature per second of every episode: the intro model's own
+features when it runs, else the shot encoder's embeddings, else the cheap luminance thumbnails.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.encoder_queue import EncoderQueue
 from engine.errors import MissingModelError
+from engine.luma_features import luma_size
 from engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
 
 
@@ -37,7 +38,7 @@ class ExtraStages:
         self.intro_model, self.intro_queue = _open_intro(options, models) if options.intro else (None, None)
         self._series_queue = (
             EncoderQueue(shot_encoder.runner, options.batch_size)
-            if options.series and self.intro_queue is None and shot_encoder is not None
+            if options.series and self.intro_model is None and shot_encoder is not None
             else None
         )
         self._taps: dict[str, Any] = {}
@@ -48,16 +49,23 @@ class ExtraStages:
         if self.triggers is not None:
             self.triggers.reset()
             self._taps["triggers"] = TriggerTap(self.triggers)
-        if self.intro_queue is not None:
-            self.intro_queue.reset()
-            self._taps["intro"] = EmbeddingTap(self.intro_queue)
-        if self.options.series and self.intro_queue is None:
+        if self.intro_model is not None:
+            self._taps["intro"] = self._intro_tap()
+        if self.options.series and self.intro_model is None:
             if self._series_queue is not None:
                 self._series_queue.reset()
                 self._taps["series"] = EmbeddingTap(self._series_queue)
             else:
                 self._taps["series"] = LumaTap()
         return list(self._taps.values())
+
+    def _intro_tap(self) -> FrameTap:
+        """The intro model's own embedder: an image encoder, or the luminance thumbnail it was trained on."""
+        size = luma_size(self.intro_model.embedder)
+        if size is not None:
+            return LumaTap(size)
+        self.intro_queue.reset()
+        return EmbeddingTap(self.intro_queue)
 
     def finish_video(self) -> tuple[dict[str, Any], np.ndarray | None]:
         """The video's `triggers`, `intro` and `credits` result fields, and its per-second
@@ -110,11 +118,12 @@ def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any
 
     try:
         model = open_intro_model()
-        runner = create_runner(model.embedder, "auto")
+        runner = None if luma_size(model.embedder) else create_runner(model.embedder, "auto")
     except MissingModelError as err:
         fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
         models["skipped"].append({"stage": "intro", "reason": str(err), "fix": fix})
         return None, None
     models["intro"] = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
-                       "embedder_backend": runner.name, "embedder_manifest_hash": runner.manifest_hash}
-    return model, EncoderQueue(runner, options.batch_size)
+                       "embedder_backend": runner.name if runner else "cheap_pass",
+                       "embedder_manifest_hash": runner.manifest_hash if runner else None}
+    return model, EncoderQueue(runner, options.batch_size) if runner else None

@@ -13,8 +13,7 @@ import numpy as np
 
 from engine.decode import Frame
 from engine.encoder_queue import EncoderQueue
-
-BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+from engine.luma_features import luminance, standardise
 
 
 class FrameTap(Protocol):
@@ -56,22 +55,26 @@ class EmbeddingTap:
 
 
 class LumaTap:
-    """One cheap feature per second: the flattened 36×64 luminance thumbnail.
+    """One cheap feature per second: the standardised W×H luminance thumbnail (engine.luma_features).
 
-    Cross-episode matching uses these when no encoder is available; centred and compared by
-    cosine, they find a recurring intro as reliably as the picture repeats.
+    Cross-episode matching uses these when no encoder is available, and an intro model trained
+    on them (embedder `luma-WxH`) reads them. At the cheap pass's own 64×36 the thumbnail is
+    reused; another size is scaled from the frame.
     """
 
     fps = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, size: tuple[int, int] = (64, 36)) -> None:
+        self.size = size  # (width, height)
         self._rows: list[np.ndarray] = []
 
     def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
-        self._rows.append((thumbnail.astype(np.float32) @ BT601).ravel().astype(np.float16))
+        width, height = self.size
+        image = thumbnail if thumbnail.shape[:2] == (height, width) else frame.to_rgb(width, height)
+        self._rows.append(luminance(image).astype(np.float16))
 
     def per_second(self) -> np.ndarray:
-        """`[T, 2304]` features, one per second of video."""
+        """`[T, W·H]` features, one per second of video."""
         if not self._rows:
-            return np.zeros((0, 36 * 64), dtype=np.float32)
-        return np.stack(self._rows).astype(np.float32)
+            return np.zeros((0, self.size[0] * self.size[1]), dtype=np.float32)
+        return standardise(np.stack(self._rows))

@@ -44,3 +44,27 @@ def test_series_needs_two_episodes(season, tmp_path: Path, monkeypatch, capsys) 
     code = engine_run([truths[0].path, "--series", "--out", str(tmp_path / "out"), "--no-progress", "--backend", "none"])
     err = capsys.readouterr().err
     assert code != 0 and "at least two episodes" in err and "Traceback" not in err
+
+
+def test_intro_model_on_cheap_features_runs_inside_engine_run(season, tmp_path: Path, monkeypatch, capsys) -> None:
+    """An intro model trained on `luma-16x9` features reads them from the same decode."""
+    import torch
+
+    from engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
+    from export.cli import main as engine_build
+
+    folder, truths = season
+    monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    model = IntroTransformer(IntroConfig(window=60, dim=144, layers=1, heads=4, feedforward=32)).eval()
+    checkpoint = save_checkpoint(model, tmp_path / "intro.pt", embedder="luma-16x9")
+    assert engine_build(["--model", "intro", "--checkpoint", str(checkpoint)]) == 0
+    capsys.readouterr()
+    code = engine_run([truths[0].path, "--out", str(tmp_path / "out"), "--backend", "none", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    document = json.loads((tmp_path / "out" / f"{Path(truths[0].path).stem}.json").read_text())
+    intro_model = document["models"]["intro"]
+    assert intro_model["embedder"] == "luma-16x9" and intro_model["embedder_backend"] == "cheap_pass"
+    for kind in ("intro", "credits"):  # untrained weights: whatever it finds has the contract's shape
+        entry = document[kind]
+        assert entry is None or (entry["method"] == "intro_transformer" and 0 <= entry["start"] < entry["end"])

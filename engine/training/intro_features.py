@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -19,16 +18,9 @@ import numpy as np
 
 from engine.decode import FpsSampler, open_decoder
 from engine.errors import BadInputError
+from engine.luma_features import luma_embeddings, luma_size
 
 FPS = 1.0
-_LUMA = re.compile(r"^luma-(\d+)x(\d+)$")
-_BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def luma_size(embedder: str) -> tuple[int, int] | None:
-    """(width, height) of a `luma-WxH` embedder; None for an image encoder's name."""
-    match = _LUMA.match(embedder)
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def sample_images(path: str | Path, size: tuple[int, int], fps: float = FPS) -> np.ndarray:
@@ -45,14 +37,6 @@ def sample_images(path: str | Path, size: tuple[int, int], fps: float = FPS) -> 
         for _ in sampler.finish():
             images.append(previous.to_rgb(*size))
     return np.stack(images) if images else np.zeros((0, size[1], size[0], 3), np.uint8)
-
-
-def luma_embeddings(images: np.ndarray) -> np.ndarray:
-    """Standardised luminance thumbnails, flattened: float32 [T, h * w]."""
-    luma = (images.astype(np.float32) @ _BT601).reshape(len(images), -1)
-    luma -= luma.mean(axis=1, keepdims=True)
-    spread = luma.std(axis=1, keepdims=True)
-    return np.where(spread > 1.0, luma / np.maximum(spread, 1.0), 0.0).astype(np.float32)
 
 
 class Embedder:
