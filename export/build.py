@@ -87,8 +87,8 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
             f"invalid precision '{request.precision}': choose one of {', '.join(PRECISIONS)}"
         )
     target = (request.out or artifact_dir(spec.name)).expanduser().absolute()
-    _check_writable(target)
-    trt_build, trt_problem = _tensorrt()
+    check_writable(target)
+    trt_build, trt_problem = tensorrt_module()
     source = locate_weights(spec, request.weights)
     key = mf.build_key(_key_inputs(spec, source, request, trt_build))
     if not request.force and mf.is_current(target, key):
@@ -100,14 +100,14 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
     encoder = load_encoder(spec, source)
     # a download has just fixed the hub revision, so the key is computed again
     key = mf.build_key(_key_inputs(spec, encoder.source, request, trt_build))
-    with _staging(target) as staging:
-        files, parity = _export_and_check(encoder, staging, progress)
+    with staging(target) as work:
+        files, parity = _export_and_check(encoder, work, progress)
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, encoder, request, staging, target, files, parity, progress)
+            _build_tensorrt(trt_build, encoder, request, work, target, files, parity, progress)
         manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
-        mf.write_manifest(staging, manifest)
+        mf.write_manifest(work, manifest)
     built = ", ".join(manifest["built"])
     progress(f"built {spec.name} ({built}) in {target} in {time.monotonic() - started:.1f} s")
     return BuildResult(target, manifest, reused=False)
@@ -195,7 +195,7 @@ def _build_tensorrt(
     progress(parity["tensorrt"].summary())
 
 
-def _tensorrt() -> tuple[Any, str | None]:
+def tensorrt_module() -> tuple[Any, str | None]:
     """The TensorRT builder module, or None and why (not installed, broken, no CUDA device)."""
     try:
         import export.tensorrt_build as tensorrt_build
@@ -262,7 +262,7 @@ def _manifest(
     }
 
 
-def _check_writable(target: Path) -> None:
+def check_writable(target: Path) -> None:
     """Fail before the slow steps when the target cannot be written or is not ours to replace."""
     fix = "choose a writable --out (or set ENGINE_HOME)"
     existing = next(path for path in (target, *target.parents) if path.exists())
@@ -283,7 +283,7 @@ def _check_writable(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _staging(target: Path) -> Iterator[Path]:
+def staging(target: Path) -> Iterator[Path]:
     """A temp folder beside `target`, renamed onto it when the block completes.
 
     Replacing an existing artifact takes two renames (POSIX cannot swap folders in one); should

@@ -25,9 +25,9 @@ from engine.home import artifact_dir
 from engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
 from engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
 from export import manifest as mf
-from export.build import PRECISIONS, BatchProfile, BuildResult, _check_writable, _staging, _tensorrt
+from export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from export.models import OPSET
-from export.onnx_export import _quiet
+from export.onnx_export import quiet_exporter
 from export.validate import Parity, ParityError
 
 FAMILY = "intro_transformer"
@@ -51,8 +51,8 @@ def build_from_checkpoint(
     if precision not in PRECISIONS:
         raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
-    _check_writable(target)
-    trt_build, trt_problem = _tensorrt()
+    check_writable(target)
+    trt_build, trt_problem = tensorrt_module()
     loaded = load_checkpoint(checkpoint, strict=strict)
     for note in loaded.notes:
         progress(f"{loaded.source.name}: {note}")
@@ -75,19 +75,19 @@ def build_from_checkpoint(
 
     started = time.monotonic()
     model = loaded.model
-    with _staging(target) as staging:
-        save_checkpoint(model, staging / WEIGHTS_FILE, embedder=loaded.embedder, metrics=loaded.metrics)
+    with staging(target) as work:
+        save_checkpoint(model, work / WEIGHTS_FILE, embedder=loaded.embedder, metrics=loaded.metrics)
         files = {"onnx": mf.ONNX_FILE, "weights": WEIGHTS_FILE}
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch, windows of {model.config.window}) ...")
-        export_onnx(model, staging / mf.ONNX_FILE)
-        parity = {"onnxruntime": check_parity(onnx_run(staging / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
+        export_onnx(model, work / mf.ONNX_FILE)
+        parity = {"onnxruntime": check_parity(onnx_run(work / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, model, precision, batch, staging, target, files, parity, progress)
+            _build_tensorrt(trt_build, model, precision, batch, work, target, files, parity, progress)
         manifest = _manifest(loaded, precision, batch, files, parity, key, trt_build)
-        mf.write_manifest(staging, manifest)
+        mf.write_manifest(work, manifest)
     progress(f"built intro ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
     return BuildResult(target, manifest, reused=False)
 
@@ -99,7 +99,7 @@ def export_onnx(model: IntroTransformer, path: Path, dtype: torch.dtype = torch.
     example = torch.zeros(_EXAMPLE_BATCH, config.window, config.dim, dtype=dtype)
     chatter = io.StringIO()
     try:
-        with _quiet(chatter):
+        with quiet_exporter(chatter):
             torch.onnx.export(
                 module.eval(),
                 (example,),

@@ -38,7 +38,7 @@ def export_onnx(encoder: Encoder, path: Path, dtype: torch.dtype = torch.float32
     batch = torch.export.Dim("batch", min=1)
     chatter = io.StringIO()
     try:
-        with _quiet(chatter):
+        with quiet_exporter(chatter):
             torch.onnx.export(
                 module.eval(),
                 (example,),
@@ -60,7 +60,7 @@ def export_onnx(encoder: Encoder, path: Path, dtype: torch.dtype = torch.float32
 
 
 @contextlib.contextmanager
-def _quiet(sink: io.StringIO) -> Iterator[None]:
+def quiet_exporter(sink: io.StringIO) -> Iterator[None]:
     """Send the exporter's progress prints, warnings and log lines to `sink`."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level

@@ -30,7 +30,7 @@ from engine.home import artifact_dir
 from engine.models.trigger import TriggerModel, trigger_confidence
 from engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from export import manifest as mf
-from export.build import PRECISIONS, BatchProfile, BuildResult, Progress, _check_writable, _staging, _tensorrt
+from export.build import PRECISIONS, BatchProfile, BuildResult, Progress, check_writable, staging, tensorrt_module
 from export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 from export.onnx_export import export_onnx
 from export.validate import Parity, ParityError, check_parity, random_pixels
@@ -77,8 +77,8 @@ def build_from_checkpoint(
     if not path.is_file():
         raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a seed-003 checkpoint file")
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
-    _check_writable(target)
-    trt_build, trt_problem = _tensorrt()
+    check_writable(target)
+    trt_build, trt_problem = tensorrt_module()
     defaults = read_config("trigger.yaml")["model"]
     digest = file_sha256(path)
     key = mf.build_key({
@@ -118,10 +118,10 @@ def build_from_checkpoint(
         parity_max_abs_error=defaults["parity_max_abs_error"],
     )
     encoder = FrameEncoder(model, spec).eval()
-    with _staging(target) as staging:
+    with staging(target) as work:
         progress(f"exporting the {config.encoder} frame encoder to ONNX (opset {OPSET}, dynamic batch) ...")
-        export_onnx(encoder, staging / mf.ONNX_FILE)
-        runner = OnnxRuntimeRunner(staging / mf.ONNX_FILE, _info(spec))
+        export_onnx(encoder, work / mf.ONNX_FILE)
+        runner = OnnxRuntimeRunner(work / mf.ONNX_FILE, _info(spec))
         parity: dict[str, Any] = {"onnxruntime": _feature_parity(runner.run, encoder, "onnxruntime", "fp32", defaults)}
         progress(parity["onnxruntime"].summary())
         parity["onnxruntime-confidence"] = _confidence_parity(runner.run, model, encoder, defaults)
@@ -129,11 +129,11 @@ def build_from_checkpoint(
         files = {"onnx": mf.ONNX_FILE, "torch": TORCH_FILE}
         torch_config = dataclasses.replace(config, time_aware=None)
         kept = {k: v for k, v in model.state_dict().items() if not k.startswith("time_aware_encoder.")}
-        torch.save({"config": torch_config.as_dict(), "state_dict": kept}, staging / TORCH_FILE)
+        torch.save({"config": torch_config.as_dict(), "state_dict": kept}, work / TORCH_FILE)
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, encoder, precision, batch, staging, target, files, parity, defaults, progress)
+            _build_tensorrt(trt_build, encoder, precision, batch, work, target, files, parity, defaults, progress)
         manifest = {
             "format": mf.FORMAT,
             "model": MODEL_NAME,
@@ -162,7 +162,7 @@ def build_from_checkpoint(
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_key": key,
         }
-        mf.write_manifest(staging, manifest)
+        mf.write_manifest(work, manifest)
     progress(f"built trigger ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
     return BuildResult(target, manifest, reused=False)
 

@@ -104,7 +104,7 @@ def _auto(
 ) -> Runner:
     files = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     unloadable = None
-    for name in _auto_order():
+    for name in auto_order():
         if _runtime_problem(name) is not None:
             continue
         if name in files and (artifact is None or artifact.file(files[name]) is None):
@@ -131,7 +131,7 @@ def _built_from(artifact: _Artifact, spec: ModelSpec, weights: str) -> bool:
     return (source.location, source.revision) == (built["source"], built["revision"])
 
 
-def _auto_order() -> list[str]:
+def auto_order() -> list[str]:
     import torch
 
     if not torch.cuda.is_available() or _onnxruntime_has_cuda():

@@ -26,7 +26,7 @@ class OnnxRuntimeRunner(Runner):
             providers.insert(0, "CUDAExecutionProvider")
         try:
             self._session = ort.InferenceSession(
-                str(onnx_path), sess_options=_session_options(), providers=providers
+                str(onnx_path), sess_options=session_options(), providers=providers
             )
         except Exception as err:  # onnxruntime raises its own pybind types for every failure
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -55,7 +55,7 @@ class OnnxRuntimeRunner(Runner):
         return torch.from_numpy(embeddings).to(pixels.device)
 
 
-def _session_options() -> ort.SessionOptions:
+def session_options() -> ort.SessionOptions:
     """All graph optimisations; intra-op threads = the CPUs this process may use (ORT's default
     counts the machine's cores, which oversubscribes containers and pinned processes)."""
     options = ort.SessionOptions()

@@ -182,9 +182,9 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
         raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
     manifest, identity = read_manifest(folder), manifest_hash(folder)
     if backend == "auto":
-        from engine.backends.factory import _auto_order
+        from engine.backends.factory import auto_order
 
-        order = tuple(_auto_order())
+        order = tuple(auto_order())
     else:
         order = (backend,)
     reasons = []
@@ -218,13 +218,13 @@ def onnx_run(path: Path) -> Run:
     """ONNX Runtime on `path` (CUDA provider when present); input cast to the graph's type."""
     import onnxruntime as ort
 
-    from engine.backends.onnxruntime_runner import _session_options
+    from engine.backends.onnxruntime_runner import session_options
 
     providers = ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     try:
-        session = ort.InferenceSession(str(path), sess_options=_session_options(), providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=session_options(), providers=providers)
     except Exception as err:  # onnxruntime raises its own pybind types for every failure
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise BackendError(f"ONNX Runtime cannot load {path} ({first}): run `{BUILD_FIX} --force`") from err

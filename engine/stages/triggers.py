@@ -199,10 +199,10 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
 def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
     """The encoders' order on this machine (on CUDA, PyTorch fp16 before CPU-only ONNX Runtime)
     among the runtimes that are installed and have their file in the artifact."""
-    from engine.backends.factory import _auto_order
+    from engine.backends.factory import auto_order
 
     needs = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
-    for name in _auto_order():
+    for name in auto_order():
         if name in runnable and (name not in needs or files.get(needs[name], Path()).is_file()):
             return name
     return "torch"
