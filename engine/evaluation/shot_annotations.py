@@ -15,7 +15,10 @@ Formats (detected from the content, not the name):
 A change is where one shot gives way to the next, as an interval of boundary positions:
 position p lies between frame p-1 and frame p, at frame p's time. A hard cut is one position;
 when the shots leave a gap (blended or black frames that belong to neither), the change spans
-the gap: from the first frame after the old shot to the first frame of the new one.
+the gap: from the first frame after the old shot to the first frame of the new one; a result's
+gradual transition spans its blended frames. Each change also has the one position where the
+source starts the new shot (a result splits a dissolve in its middle): a predicted change is
+placed there, so a long span reported around a true cut does not pass for the cut itself.
 """
 
 from __future__ import annotations
@@ -37,14 +40,17 @@ _COMMON_RATES = [Fraction(24000, 1001), 24, 25, Fraction(30000, 1001), 30, 48, 5
 
 @dataclass(frozen=True)
 class Change:
-    """One shot change: boundary positions `first..last` (a cut: first == last), in seconds and,
-    where the source has them, in frames. `gradual`: the span holds blended frames."""
+    """One shot change: boundary positions `first..last` (a cut: first == last) and the position
+    `at` where the new shot starts, in seconds and, where the source has them, in frames.
+    `gradual`: the span holds blended frames."""
 
     kind: str
     first_time: float
     last_time: float
+    at_time: float
     first_frame: int | None = None
     last_frame: int | None = None
+    at_frame: int | None = None
     gradual: bool = False
 
 
@@ -93,7 +99,7 @@ def parse_time(value: str) -> float:
     return float(value)  # ValueError for anything else: the caller names the file and row
 
 
-def changes_between(shots: list[tuple[int | None, int | None, float, float]]) -> list[Change]:
+def _changes_between(shots: list[tuple[int | None, int | None, float, float]]) -> list[Change]:
     """Changes between consecutive shots given as (first frame, end frame exclusive, start, end)."""
     changes = []
     for (_, old_end_frame, _, old_end), (new_frame, _, new_start, _) in zip(shots, shots[1:]):
@@ -101,8 +107,9 @@ def changes_between(shots: list[tuple[int | None, int | None, float, float]]) ->
         last_frame = new_frame if first_frame is not None else None
         gap = (last_frame - first_frame) if first_frame is not None else new_start - old_end
         gradual = gap > (0 if first_frame is not None else 1e-6)
-        changes.append(Change("gradual" if gradual else "cut", old_end, max(new_start, old_end),
-                              first_frame, last_frame, gradual))
+        last = max(new_start, old_end)
+        changes.append(Change("gradual" if gradual else "cut", old_end, last, last, first_frame, last_frame,
+                              last_frame, gradual))
     return changes
 
 
@@ -129,12 +136,12 @@ def _from_result(path: Path, data: dict[str, Any]) -> ShotAnnotation:
             transition = shot.get("transition_in") or {"kind": "cut", "frame": shot["start_frame"],
                                                         "time": shot["start_time"], "span": None}
             span = transition.get("span")
+            frame, time = int(transition["frame"]), float(transition["time"])
             if span:
-                changes.append(Change(transition["kind"], float(span["start_time"]), float(span["end_time"]),
-                                      int(span["start_frame"]), int(span["end_frame"]) + 1, True))
+                changes.append(Change(transition["kind"], float(span["start_time"]), float(span["end_time"]), time,
+                                      int(span["start_frame"]), int(span["end_frame"]) + 1, frame, True))
             else:
-                frame, time = int(transition["frame"]), float(transition["time"])
-                changes.append(Change(transition["kind"], time, time, frame, frame))
+                changes.append(Change(transition["kind"], time, time, time, frame, frame, frame))
     except (KeyError, TypeError, ValueError) as err:
         raise BadInputError(f"{path}: a shot lacks a readable field ({err}); is it an engine-run result?") from None
     fps = (data.get("video") or {}).get("fps")
@@ -161,7 +168,8 @@ def _from_truth(path: Path, data: dict[str, Any]) -> ShotAnnotation:
             kind = "cut" if old_end == new_start else "black"
         else:
             kind = "fade" if set(kinds) == {"fade_in", "fade_out"} else "+".join(kinds)
-        changes.append(Change(kind, time_of(old_end), time_of(new_start), old_end, new_start, gradual))
+        changes.append(Change(kind, time_of(old_end), time_of(new_start), time_of(new_start), old_end, new_start,
+                              new_start, gradual))
     negatives = [Negative(kind, int(first), int(last)) for kind, first, last in data.get("negatives", [])]
     fps = count / end if end > 0 else None
     shots = [(time_of(first), time_of(end_frame)) for first, end_frame in spans]
@@ -212,13 +220,13 @@ def _pyscenedetect(path: Path, names: list[str], rows: list[list[str]]) -> ShotA
     shots = [(int(a) - 1, int(b), start, end) for a, b, start, end in values]  # 1-based inclusive
     fps = _rate([(frame, start) for frame, _, start, _ in shots])
     return ShotAnnotation(str(path), "pyscenedetect-csv", [(s, e) for *_, s, e in shots],
-                          changes_between(shots), fps)
+                          _changes_between(shots), fps)
 
 
 def _times(path: Path, names: list[str], rows: list[list[str]]) -> ShotAnnotation:
     values = _values(path, _cells(path, names, rows, ["start_time", "end_time"]), parse_time, "times")
     shots = [(None, None, start, end) for start, end in values]
-    return ShotAnnotation(str(path), "times-csv", [(s, e) for *_, s, e in shots], changes_between(shots))
+    return ShotAnnotation(str(path), "times-csv", [(s, e) for *_, s, e in shots], _changes_between(shots))
 
 
 def _seed(path: Path, names: list[str], rows: list[list[str]], fps: float | None) -> ShotAnnotation:
@@ -226,7 +234,7 @@ def _seed(path: Path, names: list[str], rows: list[list[str]], fps: float | None
     if cells and any(":" in cell for cell in cells[0]):
         values = _values(path, cells, parse_time, "HH:MM:SS times")
         shots = [(None, None, start, end) for start, end in values]
-        return ShotAnnotation(str(path), "seed-csv-times", [(s, e) for *_, s, e in shots], changes_between(shots))
+        return ShotAnnotation(str(path), "seed-csv-times", [(s, e) for *_, s, e in shots], _changes_between(shots))
     frames = _values(path, cells, int, "frame numbers")
     if fps is None and "start time" in names:
         times = _values(path, _cells(path, names, rows, ["start time"]), parse_time, "times")
@@ -234,7 +242,7 @@ def _seed(path: Path, names: list[str], rows: list[list[str]], fps: float | None
     if fps is None or fps <= 0:
         raise BadInputError(f"{path} numbers its shots in frames but gives no frame rate: pass --fps")
     shots = [(start, end + 1, start / fps, (end + 1) / fps) for start, end in frames]  # End inclusive
-    return ShotAnnotation(str(path), "seed-csv-frames", [(s, e) for *_, s, e in shots], changes_between(shots), fps)
+    return ShotAnnotation(str(path), "seed-csv-frames", [(s, e) for *_, s, e in shots], _changes_between(shots), fps)
 
 
 def _rate(frames_and_times: list[tuple[int, float]]) -> float | None:

@@ -1,10 +1,12 @@
 """Scores of a shot list against the truth: boundaries, gradual spans, the seed's start/end error.
 
-Boundaries: every change (hard cut or gradual) is an interval of boundary positions; a predicted
-change matches a true one when the intervals lie within the tolerance of each other (0 when they
-overlap), so a dissolve reported at its middle frame matches the true dissolve at 0 frames.
-Matching is greedy and one-to-one: closest pairs first. Tolerances in frames compare frame
-numbers when both sides have them, else times with half a frame of slack for rounding.
+Boundaries: every true change (hard cut or gradual) is an interval of boundary positions, every
+predicted change the position where its new shot starts; a prediction matches a true change
+when it lies within the tolerance of the interval (inside it: distance 0), so a dissolve split in
+its middle matches the true dissolve at 0 frames, while a long span reported around a true cut
+counts where it puts the boundary. Matching is greedy and one-to-one: closest pairs first.
+Tolerances in frames compare frame numbers when both sides have them, else times with half a
+frame of slack for rounding.
 
 Gradual transitions: true and predicted changes that span blended frames, matched one-to-one by
 the overlap of their spans (largest intersection over union first); any overlap is a match.
@@ -17,7 +19,6 @@ shifts every later pair, so it is reported as the seed computed it and read besi
 from __future__ import annotations
 
 import bisect
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,9 @@ def prf(tp: int, n_true: int, n_pred: int) -> dict[str, float | int]:
     return {"tp": tp, "fp": n_pred - tp, "fn": n_true - tp, "precision": precision, "recall": recall, "f1": f1}
 
 
-def match_changes(truth: list[Change], predicted: list[Change], tolerance: Tolerance, fps: float | None) -> list[tuple[int, int]]:
+def match_changes(
+    truth: list[Change], predicted: list[Change], tolerance: Tolerance, fps: float | None
+) -> list[tuple[int, int]]:
     """Greedy one-to-one (truth index, predicted index) pairs within `tolerance`, closest first."""
     in_frames = tolerance.frames is not None and _all_have_frames(truth) and _all_have_frames(predicted)
     if in_frames:
@@ -53,6 +56,9 @@ def match_changes(truth: list[Change], predicted: list[Change], tolerance: Toler
 
         def interval(change: Change) -> tuple[float, float]:
             return float(change.first_frame), float(change.last_frame)
+
+        def point(change: Change) -> float:
+            return float(change.at_frame)
     else:
         if tolerance.frames is not None and not fps:
             raise BadInputError(f"a {tolerance.frames}-frame tolerance on times needs the frame rate: pass --fps")
@@ -62,17 +68,18 @@ def match_changes(truth: list[Change], predicted: list[Change], tolerance: Toler
         def interval(change: Change) -> tuple[float, float]:
             return change.first_time, change.last_time
 
-    predicted_spans = sorted((*interval(p), k) for k, p in enumerate(predicted))
-    firsts = [first for first, _, _ in predicted_spans]
-    reach = list(itertools.accumulate((last for _, last, _ in predicted_spans), max))
+        def point(change: Change) -> float:
+            return change.at_time
+
+    points = sorted((point(p), k) for k, p in enumerate(predicted))
+    positions = [position for position, _ in points]
     pairs = []
     for t, change in enumerate(truth):
         first, last = interval(change)
-        for first_p, last_p, k in predicted_spans[bisect.bisect_left(reach, first - limit) : bisect.bisect_right(firsts, last + limit)]:
-            distance = max(0.0, first_p - last, first - last_p)
-            if distance <= limit:
-                centre = abs((first_p + last_p) - (first + last)) / 2
-                pairs.append((distance, centre, t, k))
+        near = points[bisect.bisect_left(positions, first - limit) : bisect.bisect_right(positions, last + limit)]
+        for position, k in near:
+            distance = max(0.0, position - last, first - position)
+            pairs.append((distance, abs(2 * position - first - last) / 2, t, k))
     matched_truth: set[int] = set()
     matched_predicted: set[int] = set()
     matches = []
@@ -153,7 +160,7 @@ def score_shots(truth: ShotAnnotation, predicted: ShotAnnotation, fps: float | N
 
 
 def _all_have_frames(changes: list[Change]) -> bool:
-    return all(c.first_frame is not None and c.last_frame is not None for c in changes)
+    return all(c.first_frame is not None and c.at_frame is not None for c in changes)
 
 
 def _iou(a: Change, b: Change) -> float:
@@ -167,15 +174,17 @@ def _iou(a: Change, b: Change) -> float:
     return inter / union if inter > 0 and union > 0 else 0.0
 
 
-def _false_alarms(truth: ShotAnnotation, unmatched: list[Change], tolerance: Tolerance, fps: float | None) -> dict[str, int]:
+def _false_alarms(
+    truth: ShotAnnotation, unmatched: list[Change], tolerance: Tolerance, fps: float | None
+) -> dict[str, int]:
     """Unmatched predicted changes that fall on a hard negative (within the tolerance), by kind."""
     counts = {kind: 0 for kind in sorted({n.kind for n in truth.negatives})}
     margin = tolerance.frames if tolerance.frames is not None else round((tolerance.seconds or 0) * (fps or 0))
     for change in unmatched:
-        if change.first_frame is None:
+        if change.at_frame is None:
             continue
         for negative in truth.negatives:
-            if negative.first_frame - margin <= change.last_frame and change.first_frame <= negative.last_frame + 1 + margin:
+            if negative.first_frame - margin <= change.at_frame <= negative.last_frame + 1 + margin:
                 counts[negative.kind] += 1
                 break
     return counts

@@ -1,0 +1,147 @@
+"""`engine-bench --suite NAME`: run a suite, write `report.json`, `report.md` and PNG plots into
+`benchmarks/results/<date>-<machine>/` (machine: the GPU's name or `cpu-<cores>c`).
+
+Per stage (decode, cheap pass, encoder per backend, kernels) the figures are measured in this
+process; end to end and side by side with PySceneDetect every run gets its own process. Films
+and the benchmark encoder are cached (`--cache`, default `$ENGINE_HOME/bench`), so a second run
+only measures. Heavy modules are imported inside `run`, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from engine.cli_support import add_debug_flag, run_reporting_errors, say
+from engine.errors import BackendError, BadInputError
+
+PROG = "engine-bench"
+RESULTS = Path(__file__).resolve().parent / "results"
+T = TypeVar("T")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from benchmarks.suites import SUITES
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Measure every stage and whole runs; write a report.")
+    parser.add_argument("--suite", required=True, choices=sorted(SUITES),
+                        help="; ".join(f"{name}: {suite.description}" for name, suite in SUITES.items()))
+    parser.add_argument("--out", type=Path,
+                        help="results folder (default benchmarks/results/<date>-<machine>; CI: a temporary one)")
+    parser.add_argument("--cache", type=Path, help="films and benchmark encoders (default $ENGINE_HOME/bench)")
+    parser.add_argument("--repeats", type=int, help="measured runs per figure (default: the suite's)")
+    parser.add_argument("--warmup", type=int, help="unmeasured runs before them (default: the suite's)")
+    parser.add_argument("--fps", type=float, default=1.0, help="engine-run --fps for the end-to-end runs (default 1)")
+    parser.add_argument("--real-encoder", action="store_true",
+                        help="time (and score) the encoder engine-build put in $ENGINE_HOME, "
+                             "not a random-weight one")
+    add_debug_flag(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    return run_reporting_errors(PROG, lambda: run(args, argv), debug=args.debug)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks import end_to_end, machine, stages
+    from benchmarks.encoders import build_bench_encoder, built_encoder
+    from benchmarks.films import ensure_film
+    from benchmarks.measure import Recorder
+    from benchmarks.report import write_report
+    from benchmarks.suites import SUITES
+    from engine.home import engine_home
+
+    suite = SUITES[args.suite]
+    warmup = suite.warmup if args.warmup is None else args.warmup
+    repeats = suite.repeats if args.repeats is None else args.repeats
+    if warmup < 0 or repeats < 1:
+        raise BadInputError(f"need --warmup >= 0 and --repeats >= 1, got {warmup} and {repeats}")
+    if suite.needs_gpu and machine.gpu_name() is None:
+        raise BackendError(f"suite {suite.name} needs a CUDA device and none is visible; run --suite cpu")
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    machine_id = machine.machine_id()
+    out = args.out or RESULTS / f"{started:%Y-%m-%d}-{machine_id}"
+    cache = (args.cache or engine_home() / "bench").expanduser()
+    command = shlex.join([PROG, *argv])
+    rec = Recorder(command, machine_id, machine.versions())
+    info = machine.machine_info()
+
+    say(f"{PROG}: suite {suite.name} on {machine_id}; films and encoders cached in {cache}")
+    films = [_step(f"film {spec.filename}", lambda: ensure_film(spec, cache / "films")) for spec in suite.films]
+    if args.real_encoder:
+        encoder = built_encoder(engine_home())
+    else:
+        encoder = _step(f"encoder ({suite.encoder}, random weights)",
+                        lambda: build_bench_encoder(suite.encoder, cache / "models"))
+    for truth in films[: suite.stage_films]:
+        name = Path(truth.path).name
+        _step(f"decode {name}", lambda: stages.measure_decode(rec, truth, warmup, repeats))
+        _step(f"cheap pass {name}", lambda: stages.measure_cheap_pass(rec, truth, warmup, repeats))
+    _step("encoder backends", lambda: stages.measure_encoders(rec, encoder, suite.encoder_batch, warmup, repeats))
+    _step("kernels", lambda: stages.measure_kernels(rec, suite.kernels_full, warmup, repeats))
+    stages.measure_vlm(rec)
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as work:
+        options = dict(encoder_home=encoder.home, backend="auto", fps=args.fps, warmup=warmup, repeats=repeats,
+                       work=Path(work))
+        rows = _step("end to end, side by side",
+                     lambda: end_to_end.run_side_by_side(rec, films, real_encoder=args.real_encoder, **options))
+        rows += _season(rec, suite, cache, options)
+    section = {
+        "description": suite.description, "command": command,
+        "started": started.isoformat(timespec="seconds"), "wall_seconds": time.perf_counter() - clock,
+        "machine": info, "versions": rec.versions, "warmup": warmup, "repeats": repeats,
+        "encoder": encoder.describe(), "figures": rec.figures, "side_by_side": rows, "skipped": rec.skipped,
+        "notes": [],
+    }
+    written = write_report(out, suite.name, section)
+    _print_summary(rows)
+    say(f"{PROG}: wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _season(rec: Any, suite: Any, cache: Path, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The suite's synthetic season end to end, when it has one and the generator is there."""
+    from benchmarks import end_to_end
+    from benchmarks.films import ensure_season
+
+    if suite.season is None:
+        return []
+    episodes = _step(f"season {suite.season.name}", lambda: ensure_season(suite.season, cache / "films"))
+    if episodes is None:
+        rec.skip("end_to_end/season", "benchmarks.synthetic_series is not available", "add that module")
+        return []
+    if not suite.season.with_encoder:
+        options = {**options, "encoder_home": None, "home": options["encoder_home"]}
+    return _step("season end to end", lambda: end_to_end.time_season(rec, episodes, **options))
+
+
+def _step(what: str, action: Callable[[], T]) -> T:
+    """Run one part of the suite, saying what and how long on stderr."""
+    started = time.perf_counter()
+    say(f"  {what} ...")
+    result = action()
+    say(f"  {what}: {time.perf_counter() - started:.1f} s")
+    return result
+
+
+def _print_summary(rows: list[dict[str, Any]]) -> None:
+    header = f"{'film':<24} {'tool':<34} {'wall s':>8} {'x realtime':>10} {'F1@2f':>6} {'RSS MiB':>8}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        f1 = f"{row['f1']['2f']:.3f}" if row["f1"] else "-"
+        lines.append(f"{row['film'][:24]:<24} {row['tool'][:34]:<34} {row['seconds']:>8.2f} "
+                     f"{row['realtime_factor']:>10.1f} {f1:>6} {row['peak_rss_mib']:>8.0f}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

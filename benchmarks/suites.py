@@ -1,0 +1,103 @@
+"""The named suites of `engine-bench`: which films, which encoder, how many repeats.
+
+- `smoke`: one dense 14 s film at 320×180 and a tiny encoder; every measurement once, small.
+  CI runs it (under a minute on 2 cores) so the harness cannot rot; its numbers say little.
+- `cpu`: three films, 480p H.264 MKV (30 s), 720p HEVC MP4 at 29.97 fps (20 s), 1080p H.264
+  MP4 at 24 fps (10 s); the SigLIP-base-sized encoder on every CPU backend; a two-episode
+  season with the cheap pass. About 10 minutes on 2 cores the first time (films and the
+  encoder are cached after); the encoder (a few images/s on 2 cores) dominates.
+- `gpu`: a minute each of 480p, 720p HEVC, 1080p H.264 and 1080p HEVC, the base encoder on every
+  GPU backend (TensorRT where installed), the kernels at full size on CUDA.
+- `film-2h`: one two-hour 480p film (written once with x264 ultrafast, about 30 min on 2
+  cores), end to end and side by side; run by hand.
+
+Suites with a `season` also time a synthetic season (episodes sharing an intro at varying
+offsets, `benchmarks.synthetic_series`) end to end, when that module is present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FilmSpec:
+    """One synthetic film (`benchmarks.films` writes it): length, picture size, rate, codec, container."""
+
+    name: str
+    seconds: float
+    size: str | tuple[int, int]  # "480p", "720p", "1080p" or (width, height)
+    fps: str  # "25" or "30000/1001"
+    codec: str = "h264"
+    container: str = "mkv"
+    seed: int = 0
+    preset: str | None = None  # encoder preset override (long films: ultrafast)
+    dense: bool = False  # every kind of transition and negative in a few seconds (smoke film)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.{self.container}"
+
+
+@dataclass(frozen=True)
+class SeasonSpec:
+    """A synthetic season (`benchmarks.synthetic_series`): episodes sharing an intro at varying offsets."""
+
+    name: str
+    episodes: int
+    episode_seconds: float
+    intro_seconds: float
+    credits_seconds: float
+    size: tuple[int, int] = (854, 480)
+    fps: float = 25
+    seed: int = 0
+    with_encoder: bool = True  # also time the episodes with the encoder (else the cheap pass only)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    films: tuple[FilmSpec, ...]
+    encoder: str  # benchmarks.encoders size: "tiny" or "base"
+    encoder_batch: int
+    warmup: int
+    repeats: int
+    kernels_full: bool = False  # full kernel sizes on CUDA (else the small CPU set)
+    season: SeasonSpec | None = None  # timed end to end when benchmarks.synthetic_series exists
+    needs_gpu: bool = False
+    stage_films: int = 99  # per-stage figures on the first this many films (end to end: all)
+
+
+_CPU_FILMS = (
+    FilmSpec("mix-480p-h264", 30, "480p", "25", "h264", "mkv", seed=1),
+    FilmSpec("mix-720p-hevc", 20, "720p", "30000/1001", "hevc", "mp4", seed=2),
+    FilmSpec("mix-1080p-h264", 10, "1080p", "24", "h264", "mp4", seed=3),
+)
+_GPU_FILMS = (
+    FilmSpec("minute-480p-h264", 60, "480p", "25", "h264", "mkv", seed=1),
+    FilmSpec("minute-720p-hevc", 60, "720p", "30000/1001", "hevc", "mp4", seed=2),
+    FilmSpec("minute-1080p-h264", 60, "1080p", "24", "h264", "mp4", seed=3),
+    FilmSpec("minute-1080p-hevc", 60, "1080p", "25", "hevc", "mkv", seed=4),
+)
+
+SUITES = {
+    suite.name: suite
+    for suite in (
+        Suite("smoke", "one 14 s 320x180 film with every transition and hard negative, tiny encoder; checks the "
+              "harness end to end, its numbers say little",
+              (FilmSpec("smoke-dense", 8, (320, 180), "25", "h264", "mkv", seed=11, dense=True),),
+              encoder="tiny", encoder_batch=16, warmup=1, repeats=3),
+        Suite("cpu", "480p/720p/1080p films (H.264 and HEVC, MKV and MP4), SigLIP-base-sized encoder on the CPU",
+              _CPU_FILMS, encoder="base", encoder_batch=8, warmup=1, repeats=3,
+              season=SeasonSpec("season-2x36s-480p", 2, 36, 8, 6, with_encoder=False)),
+        Suite("gpu", "a minute each of 480p, 720p HEVC, 1080p H.264 and HEVC; SigLIP-base-sized encoder on every "
+              "GPU backend; full-size kernels",
+              _GPU_FILMS, encoder="base", encoder_batch=64, warmup=2, repeats=5, kernels_full=True, needs_gpu=True,
+              season=SeasonSpec("season-3x60s-480p", 3, 60, 15, 10)),
+        Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
+              (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
+              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0,
+              season=SeasonSpec("season-20min-480p", 3, 1200, 60, 30)),
+    )
+}
