@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
         help="encoder name from configs/models/ (siglip, clip-b32), or intro / trigger with --checkpoint",
     )
     parser.add_argument("--checkpoint", type=Path, help="seed-format checkpoint file (intro, trigger)")
-    parser.add_argument("--strict", action="store_true", help="missing or unexpected checkpoint keys are fatal")
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="checkpoint keys the model does not have are fatal (trigger: missing ones too; intro: missing ones always are)",
+    )
     parser.add_argument(
         "--weights",
         help="Hugging Face id or folder in Hugging Face format (default: the model's source)",
