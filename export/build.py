@@ -105,7 +105,10 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, encoder, request, work, target, files, parity, progress)
+            build_image_engine(
+                trt_build, encoder, _info(encoder), request.precision, request.batch, work, target, files, parity,
+                lambda precision: export_config(encoder.spec).tolerance(encoder.spec, precision), progress,
+            )
         manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     built = ", ".join(manifest["built"])
@@ -144,29 +147,39 @@ def _info(encoder: Encoder) -> EncoderInfo:
     )
 
 
-def _build_tensorrt(
+def build_image_engine(
     trt_build: Any,
-    encoder: Encoder,
-    request: BuildRequest,
+    encoder: Any,
+    info: EncoderInfo,
+    precision: str,
+    batch: BatchProfile,
     staging: Path,
     target: Path,
     files: dict[str, str],
-    parity: dict[str, Parity],
+    parity: dict[str, Any],
+    tolerance: Callable[[str], tuple[float, float]],
     progress: Progress,
 ) -> None:
-    """Engine, timing cache and TensorRT parity. TensorRT >= 11 takes fp16 from an fp16 ONNX."""
+    """Engine, timing cache and TensorRT parity of a pixels-in encoder (the image encoders, the
+    trigger CNN's frame encoder). TensorRT >= 11 takes fp16 from an fp16 ONNX.
+    `tolerance(precision)` gives (min cosine, max abs error). UNVERIFIED: TensorRT cannot be
+    installed where this project is tested (docs/NVIDIA.md)."""
+    from engine.backends.tensorrt_runner import TensorRTRunner
+
     onnx_file = mf.ONNX_FILE
-    fp16 = request.precision == "fp16"
+    fp16 = precision == "fp16"
     if fp16 and not trt_build.HAS_FP16_FLAG:
         progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
         onnx_file = mf.ONNX_FP16_FILE
         export_onnx(encoder, staging / onnx_file, dtype=torch.float16)
-        parity["onnxruntime-fp16"] = _onnx_parity(encoder, staging / onnx_file, "fp16")
+        fp16_runner = OnnxRuntimeRunner(staging / onnx_file, info)
+        parity["onnxruntime-fp16"] = check_parity(
+            fp16_runner.run, encoder, backend="onnxruntime", precision="fp16", tolerance=tolerance("fp16")
+        )
         progress(parity["onnxruntime-fp16"].summary())
         files["onnx_fp16"] = onnx_file
-    batch = request.batch
     progress(
-        f"building TensorRT {trt_build.VERSION} engine ({request.precision}, batch "
+        f"building TensorRT {trt_build.VERSION} engine ({precision}, batch "
         f"{batch.min}:{batch.opt}:{batch.max}); this takes minutes ..."
     )
     trt_build.build_engine(
@@ -181,15 +194,9 @@ def _build_tensorrt(
     )
     files["tensorrt"] = mf.ENGINE_FILE
     files["timing_cache"] = mf.TIMING_CACHE_FILE
-    from engine.backends.tensorrt_runner import TensorRTRunner
-
-    runner = TensorRTRunner(staging / mf.ENGINE_FILE, _info(encoder), request.precision)
+    runner = TensorRTRunner(staging / mf.ENGINE_FILE, info, precision)
     parity["tensorrt"] = check_parity(
-        runner.run,
-        encoder,
-        backend="tensorrt",
-        precision=request.precision,
-        tolerance=export_config(encoder.spec).tolerance(encoder.spec, request.precision),
+        runner.run, encoder, backend="tensorrt", precision=precision, tolerance=tolerance(precision),
         batches=batch.parity_batches(),
     )
     progress(parity["tensorrt"].summary())

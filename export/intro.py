@@ -9,8 +9,6 @@ file. The manifest records the embedder the model reads (seed 002: `clip-b32`).
 
 from __future__ import annotations
 
-import copy
-import io
 import secrets
 import time
 from datetime import datetime, timezone
@@ -27,7 +25,7 @@ from engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_O
 from export import manifest as mf
 from export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from export.models import OPSET
-from export.onnx_export import quiet_exporter
+from export.onnx_export import export_dynamic_batch
 from export.validate import Parity, ParityError
 
 FAMILY = "intro_transformer"
@@ -94,28 +92,11 @@ def build_from_checkpoint(
 
 def export_onnx(model: IntroTransformer, path: Path, dtype: torch.dtype = torch.float32) -> None:
     """Write `model` as one ONNX file: windows [batch, W, D] → logits [batch, W, K]."""
-    module = model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
     config = model.config
-    example = torch.zeros(_EXAMPLE_BATCH, config.window, config.dim, dtype=dtype)
-    chatter = io.StringIO()
-    try:
-        with quiet_exporter(chatter):
-            torch.onnx.export(
-                module.eval(),
-                (example,),
-                str(path),
-                input_names=[WINDOW_INPUT],
-                output_names=[WINDOW_OUTPUT],
-                opset_version=OPSET,
-                dynamo=True,
-                dynamic_shapes={"embeddings": {0: torch.export.Dim("batch", min=1)}},
-                external_data=False,
-            )
-    except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        failure = BackendError(f"ONNX export of the intro transformer failed ({first}): rerun with --debug for details")
-        failure.add_note("exporter output:\n" + chatter.getvalue())
-        raise failure from err
+    export_dynamic_batch(
+        model, (config.window, config.dim), path, input_name=WINDOW_INPUT, output_name=WINDOW_OUTPUT,
+        label="the intro transformer", dtype=dtype,
+    )
 
 
 def check_parity(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import io
 import logging
 import warnings
@@ -32,10 +33,30 @@ def export_onnx(encoder: Encoder, path: Path, dtype: torch.dtype = torch.float32
     fp16 exports (for TensorRT >= 11, whose strongly typed networks take precision from the
     graph) cast a copy of the encoder, so the fp32 original stays usable as the reference.
     """
-    module = encoder if dtype == torch.float32 else copy.deepcopy(encoder).to(dtype)
     size = encoder.image_size
-    example = torch.zeros(_EXAMPLE_BATCH, 3, size, size, dtype=dtype)
-    batch = torch.export.Dim("batch", min=1)
+    export_dynamic_batch(
+        encoder, (3, size, size), path, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+        label=encoder.spec.name, dtype=dtype,
+    )
+
+
+def export_dynamic_batch(
+    module: torch.nn.Module,
+    item_shape: tuple[int, ...],
+    path: Path,
+    *,
+    input_name: str,
+    output_name: str,
+    label: str,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Export `module` (one input `[batch, *item_shape]`, one output) with a symbolic batch axis.
+
+    A non-fp32 `dtype` exports a cast copy. Any exporter failure becomes one `BackendError`
+    line naming `label`, with the exporter's output attached as a note for --debug.
+    """
+    module = module if dtype == torch.float32 else copy.deepcopy(module).to(dtype)
+    example = torch.zeros(_EXAMPLE_BATCH, *item_shape, dtype=dtype)
     chatter = io.StringIO()
     try:
         with quiet_exporter(chatter):
@@ -43,20 +64,23 @@ def export_onnx(encoder: Encoder, path: Path, dtype: torch.dtype = torch.float32
                 module.eval(),
                 (example,),
                 str(path),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
+                input_names=[input_name],
+                output_names=[output_name],
                 opset_version=OPSET,
                 dynamo=True,
-                dynamic_shapes={"pixel_values": {0: batch}},
+                dynamic_shapes={_forward_argument(module): {0: torch.export.Dim("batch", min=1)}},
                 external_data=False,
             )
     except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        failure = BackendError(
-            f"ONNX export of {encoder.spec.name} failed ({first}): rerun with --debug for details"
-        )
+        failure = BackendError(f"ONNX export of {label} failed ({first}): rerun with --debug for details")
         failure.add_note("exporter output:\n" + chatter.getvalue())
         raise failure from err
+
+
+def _forward_argument(module: torch.nn.Module) -> str:
+    """The name of `module.forward`'s one tensor argument (dynamo's dynamic_shapes key)."""
+    return next(iter(inspect.signature(module.forward).parameters))
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from engine.home import artifact_dir
 from engine.models.trigger import TriggerModel, trigger_confidence
 from engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from export import manifest as mf
-from export.build import PRECISIONS, BatchProfile, BuildResult, Progress, check_writable, staging, tensorrt_module
+from export.build import PRECISIONS, BatchProfile, BuildResult, Progress, build_image_engine, check_writable, staging, tensorrt_module
 from export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 from export.onnx_export import export_onnx
 from export.validate import Parity, ParityError, check_parity, random_pixels
@@ -133,7 +133,10 @@ def build_from_checkpoint(
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, encoder, precision, batch, work, target, files, parity, defaults, progress)
+            build_image_engine(
+                trt_build, encoder, _info(spec), precision, batch, work, target, files, parity,
+                lambda precision: _tolerance(defaults, precision), progress,
+            )
         manifest = {
             "format": mf.FORMAT,
             "model": MODEL_NAME,
@@ -171,12 +174,14 @@ def _info(spec: ModelSpec) -> EncoderInfo:
     return EncoderInfo(MODEL_NAME, spec.image_size, spec.mean, spec.std, spec.embedding_dim, manifest_hash=None)
 
 
-def _feature_parity(
-    run: Any, encoder: FrameEncoder, backend: str, precision: str, defaults: dict[str, Any], batches: tuple[int, ...] = (1, 4)
-) -> Parity:
+def _tolerance(defaults: dict[str, Any], precision: str) -> tuple[float, float]:
+    """(min cosine, max abs error) of exported frame features, from configs/trigger.yaml."""
     prefix = "fp16_" if precision == "fp16" else "parity_"
-    tolerance = (defaults[f"{prefix}min_cosine"], defaults[f"{prefix}max_abs_error"])
-    return check_parity(run, encoder, backend=backend, precision=precision, tolerance=tolerance, batches=batches)
+    return defaults[f"{prefix}min_cosine"], defaults[f"{prefix}max_abs_error"]
+
+
+def _feature_parity(run: Any, encoder: FrameEncoder, backend: str, precision: str, defaults: dict[str, Any]) -> Parity:
+    return check_parity(run, encoder, backend=backend, precision=precision, tolerance=_tolerance(defaults, precision))
 
 
 def _confidence_parity(run: Any, model: TriggerModel, encoder: FrameEncoder, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -196,44 +201,3 @@ def _confidence_parity(run: Any, model: TriggerModel, encoder: FrameEncoder, def
     return {"frames": _PARITY_FRAMES, "seed": seed, "max_abs_error": error, "tolerance": tolerance, "passed": True}
 
 
-def _build_tensorrt(
-    trt_build: Any,
-    encoder: FrameEncoder,
-    precision: str,
-    batch: BatchProfile,
-    staging: Path,
-    target: Path,
-    files: dict[str, str],
-    parity: dict[str, Any],
-    defaults: dict[str, Any],
-    progress: Progress,
-) -> None:
-    """Engine, timing cache and TensorRT parity; TensorRT >= 11 takes fp16 from an fp16 ONNX.
-    UNVERIFIED: TensorRT cannot be installed where this project is tested (docs/NVIDIA.md)."""
-    from engine.backends.tensorrt_runner import TensorRTRunner
-
-    onnx_file = mf.ONNX_FILE
-    fp16 = precision == "fp16"
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = mf.ONNX_FP16_FILE
-        export_onnx(encoder, staging / onnx_file, dtype=torch.float16)
-        fp16_runner = OnnxRuntimeRunner(staging / onnx_file, _info(encoder.spec))
-        parity["onnxruntime-fp16"] = _feature_parity(fp16_runner.run, encoder, "onnxruntime", "fp16", defaults)
-        files["onnx_fp16"] = onnx_file
-    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    trt_build.build_engine(
-        staging / onnx_file,
-        staging / mf.ENGINE_FILE,
-        staging / mf.TIMING_CACHE_FILE,
-        input_name=INPUT_NAME,
-        image_size=encoder.image_size,
-        batch=(batch.min, batch.opt, batch.max),
-        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
-        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
-    )
-    files["tensorrt"] = mf.ENGINE_FILE
-    files["timing_cache"] = mf.TIMING_CACHE_FILE
-    runner = TensorRTRunner(staging / mf.ENGINE_FILE, _info(encoder.spec), precision)
-    parity["tensorrt"] = _feature_parity(runner.run, encoder, "tensorrt", precision, defaults, batch.parity_batches())
-    progress(parity["tensorrt"].summary())
