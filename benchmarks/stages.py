@@ -66,11 +66,10 @@ def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
     batches = [np.stack(thumbs[i : i + STATS_BATCH]) for i in range(0, len(thumbs), STATS_BATCH)]
 
     def cheap_pass() -> None:
-        statistics = CheapPass(shots["gradual_lag"])
+        statistics = CheapPass(shots["gradual_lag"], shots["colour_weight"])
         detector = CutCandidateDetector(shots["cut_ratio"], shots["cut_window"], shots["cut_min_diff"])
         for batch in batches:
-            diff, hist_diff = statistics.push(batch)
-            detector.push(diff + shots["colour_weight"] * hist_diff)
+            detector.push(statistics.push(batch))
         detector.finish()
 
     timing = time_runs(cheap_pass, warmup, repeats)

@@ -62,7 +62,6 @@ class VideoAnalysis:
     corrupt_frames: int
     features: CheapFeatures
     cut_candidates: dict[int, float]
-    kept: list[Boundary]
     rejected: list[Boundary]
     shots: list[Shot]
     key_frames: list[int | None]
@@ -176,7 +175,7 @@ def _decode_pass(
     thumb_height = max(2, round(thumb_width * info.height / max(info.width, 1) / 2) * 2)
     capture = _Capture(settings.fps, store, encoder, (thumb_width, thumb_height))
     sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
-    cheap = CheapPass(settings.gradual_lag)
+    cheap = CheapPass(settings.gradual_lag, settings.colour_weight)
     detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
     ring = _FrameRing(STATS_BATCH + settings.cut_window + 4)
     seconds: list[float] = []
@@ -188,9 +187,9 @@ def _decode_pass(
             capture.take(ring.get(candidate)[0])
 
     def run_cheap_pass() -> None:
-        diff, hist_diff = cheap.push(np.stack(thumbs))
+        scores = cheap.push(np.stack(thumbs))
         thumbs.clear()
-        capture_around(detector.push(diff + settings.colour_weight * hist_diff))
+        capture_around(detector.push(scores))
 
     with_thumbnails = prefetch(decoder.frames(), lambda f: (f, f.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0])), PREFETCH_DEPTH)
     for frame, thumb in with_thumbnails:
@@ -253,7 +252,6 @@ def _decide(
         corrupt_frames=decoder.corrupt_frames,
         features=features,
         cut_candidates=candidates,
-        kept=[b for s in shots if (b := s.transition_in) is not None],
         rejected=rejected,
         shots=shots,
         key_frames=key_frames,

@@ -48,18 +48,15 @@ class CheapFeatures:
     def frame_count(self) -> int:
         return int(self.luma_mean.shape[0])
 
-    def cut_score(self, colour_weight: float) -> np.ndarray:
-        """One number per frame for "how much changed since the previous frame"."""
-        return self.diff + colour_weight * self.hist_diff
-
 
 class CheapPass:
     """Accumulates `CheapFeatures` from batches of thumbnails, in frame order."""
 
-    def __init__(self, lag: int) -> None:
+    def __init__(self, lag: int, colour_weight: float) -> None:
         if lag < 1:
             raise ValueError(f"lag must be >= 1, got {lag}")
         self.lag = lag
+        self.colour_weight = colour_weight
         self._prev_luma: torch.Tensor | None = None
         self._prev_hist: torch.Tensor | None = None
         self._recent_luma: list[torch.Tensor] = []  # one tensor: the last `lag` luma thumbnails
@@ -68,13 +65,14 @@ class CheapPass:
         }
 
     def push(self, thumbnails: np.ndarray) -> np.ndarray:
-        """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns the batch's cut-score
-        inputs `(diff, hist_diff)` as a `[2, B]` array so callers can detect cuts online."""
+        """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns each frame's change score
+        (how much changed since the previous frame: luminance difference + colour_weight ×
+        histogram change), so callers can detect cuts online."""
         with _single_threaded_torch():
             columns = self._statistics(torch.from_numpy(np.ascontiguousarray(thumbnails)))
         for name, values in columns.items():
             self._columns[name].append(values.numpy().astype(np.float32))
-        return np.stack([columns["diff"].numpy(), columns["hist_diff"].numpy()])
+        return (columns["diff"] + self.colour_weight * columns["hist_diff"]).numpy()
 
     def _statistics(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)
