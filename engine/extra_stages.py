@@ -73,15 +73,15 @@ class ExtraStages:
         fields: dict[str, Any] = {"triggers": None, "intro": None, "credits": None}
         if "triggers" in self._taps:
             fields["triggers"] = self.triggers.finish()
-        if "intro" in self._taps:
+        intro_features = self._taps["intro"].per_second() if "intro" in self._taps else None
+        if intro_features is not None:
             from engine.stages.intro import IntroSettings
 
-            per_second = self._taps["intro"].per_second()
-            for entry in self.intro_model.detect(per_second, IntroSettings.from_config()):
+            for entry in self.intro_model.detect(intro_features, IntroSettings.from_config()):
                 fields[entry["kind"]] = entry
         series_features = None
         if self.options.series:
-            series_features = (self._taps.get("series") or self._taps["intro"]).per_second()
+            series_features = intro_features if intro_features is not None else self._taps["series"].per_second()
         return fields, series_features
 
 
