@@ -2,8 +2,9 @@
 
     python -m benchmarks.child JOB.json
 
-The job names a tool (`filmline` with a backend, or `pyscenedetect` with a detector), one film,
-warm-up and repeat counts, and where to write the shot list and the figures. Ours is `engine-run`
+The job names a tool (`filmline` with a backend, optionally a decoder and the encoder's weights
+folder; or `pyscenedetect` with a detector), one film, warm-up and repeat counts, and where to
+write the shot list and the figures. Ours is `engine-run`
 itself (its `main`, called once per run in this process): its time per video (`timings.total`
 of the result: decode, cheap pass, encoder, every stage with a model, shots, key frames) and the
 whole call's (also loading models and writing files). PySceneDetect's covers opening the video,
@@ -33,6 +34,7 @@ def run_filmline(job: dict[str, Any]) -> dict[str, Any]:
 
     film, out = Path(job["film"]), Path(job["out"])
     argv = [str(film), "--out", str(out), "--backend", job["backend"], "--fps", str(job["fps"]), "--no-progress"]
+    argv += [arg for key in ("decoder", "weights") if job.get(key) for arg in (f"--{key}", str(job[key]))]
     documents: list[dict[str, Any]] = []
 
     def one_run() -> None:

@@ -51,10 +51,24 @@ class BenchEncoder:
 
 def build_bench_encoder(size: str, cache: Path, progress: Callable[[str], None] = lambda line: None) -> BenchEncoder:
     """Save the random model once under `cache`, then build (or reuse) its artifact there."""
+    from export.build import BuildRequest, build
+
+    weights = save_bench_weights(size, cache, progress)
+    home = cache / f"home-{size}"
+    result = build(BuildRequest(model=MODEL, weights=str(weights), out=home / MODEL), progress)
+    return _described(size, home, weights, tuple(result.manifest["built"]))
+
+
+def bench_weights(size: str, cache: Path, progress: Callable[[str], None] = lambda line: None) -> BenchEncoder:
+    """The random model's weights alone, without an artifact: what PyTorch runs from `--weights`."""
+    weights = save_bench_weights(size, cache, progress)
+    return _described(size, weights.parent, weights, ())
+
+
+def save_bench_weights(size: str, cache: Path, progress: Callable[[str], None] = lambda line: None) -> Path:
+    """The random-weight SigLIP of `size` in Hugging Face format under `cache`, saved once."""
     import torch
     from transformers import SiglipVisionConfig, SiglipVisionModel
-
-    from export.build import BuildRequest, build
 
     weights = cache / f"weights-{size}"
     if not (weights / "config.json").is_file():
@@ -65,11 +79,12 @@ def build_bench_encoder(size: str, cache: Path, progress: Callable[[str], None] 
         model.save_pretrained(weights)
         preprocessor = {"do_normalize": True, "do_resize": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
         (weights / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
-    home = cache / f"home-{size}"
-    result = build(BuildRequest(model=MODEL, weights=str(weights), out=home / MODEL), progress)
+    return weights
+
+
+def _described(size: str, home: Path, weights: Path, built: tuple[str, ...]) -> BenchEncoder:
     config = json.loads((weights / "config.json").read_text())
-    parameters = _parameter_count(weights)
-    return BenchEncoder(size, home, weights, parameters, int(config["image_size"]), tuple(result.manifest["built"]))
+    return BenchEncoder(size, home, weights, _parameter_count(weights), int(config["image_size"]), built)
 
 
 def built_encoder(home: Path) -> BenchEncoder:

@@ -88,5 +88,6 @@ def _side_by_side(section: dict[str, Any]):
 def _label(figure: dict[str, Any]) -> str:
     setup, given = figure.get("setup", {}), figure["input"]
     if figure["stage"] == "encoder":
-        return f"encoder {setup['backend']} ({setup['device']}, batch {setup['batch']})"
+        graphs = ", graphs" if setup.get("cuda_graphs") else ""
+        return f"encoder {setup['backend']} ({setup['device']}, {setup['precision']}{graphs}, batch {setup['batch']})"
     return f"{figure['stage']} {given.get('film', '')}"

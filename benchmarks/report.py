@@ -159,7 +159,7 @@ def _input(given: dict[str, Any]) -> str:
 
 
 def _setup(setup: dict[str, Any]) -> str:
-    keys = ("backend", "device", "precision", "batch", "impl", "decoder")
+    keys = ("backend", "device", "precision", "cuda_graphs", "batch", "impl", "decoder", "sessions")
     return ", ".join(f"{k} {setup[k]}" for k in keys if k in setup)
 
 

@@ -9,7 +9,8 @@ from engine.encoder_queue import EncoderQueue
 from engine.errors import MissingModelError
 
 
-def open_encoder(model: str, backend: str, weights: str | None, batch_size: int) -> tuple[EncoderQueue | None, dict[str, Any]]:
+def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
+                 precision: str | None = None) -> tuple[EncoderQueue | None, dict[str, Any]]:
     """The encoder queue (None when no encoder can run) and the result's `models` section.
 
     Without weights on this machine and with `--backend auto`, the run goes on with the cheap pass
@@ -28,7 +29,7 @@ def open_encoder(model: str, backend: str, weights: str | None, batch_size: int)
     from engine.backends import create_runner
 
     try:
-        runner = create_runner(spec.name, backend, weights=weights)
+        runner = create_runner(spec.name, backend, weights=weights, precision=precision)
     except MissingModelError as err:
         if weights is not None or backend != "auto":
             raise

@@ -36,3 +36,13 @@ class OutputError(EngineError):
     """The output location cannot be written."""
 
     exit_code = 5
+
+
+def first_line(err: BaseException, *, with_type: bool = False) -> str:
+    """The first line of an exception's message (its type's name when it has none), for the one-line
+    messages above; `with_type` prefixes the type, for foreign exceptions whose text alone is vague."""
+    text = str(err).strip()
+    if not text:
+        return type(err).__name__
+    line = text.splitlines()[0]
+    return f"{type(err).__name__}: {line}" if with_type else line

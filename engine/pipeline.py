@@ -106,8 +106,7 @@ class _Capture:
         encoder_before = self.encoder.seconds_spent if self.encoder is not None else 0.0
         self.store.save(frame.index, frame.to_rgb(*self.thumb_size))
         if self.encoder is not None:
-            size = self.encoder.image_size
-            self.encoder.add(frame.index, frame.to_rgb(size, size))
+            self.encoder.add_frame(frame)  # prepared on the GPU when the frame was decoded there
         encoder_spent = (self.encoder.seconds_spent if self.encoder is not None else 0.0) - encoder_before
         self.seconds_spent += time.perf_counter() - started - encoder_spent
 
@@ -119,6 +118,7 @@ def analyze_video(
     out_dir: Path,
     *,
     decoder_backend: str = "auto",
+    decode_sessions: int | None = None,
     allow_truncated: bool = False,
     taps: Sequence[FrameTap] = (),
     on_frames: Callable[[int], None] | None = None,
@@ -129,9 +129,10 @@ def analyze_video(
     A file whose frames end well before its container says it does (an incomplete download or
     copy) is a `BadInputError` unless `allow_truncated`; then its decodable part is analysed.
     `taps` get frames at their own rates from the same decode (triggers, per-second features).
+    `decode_sessions`: concurrent decode sessions on keyframe chunks (None: the backend's choice).
     """
     started = time.perf_counter()
-    with open_decoder(path, decoder_backend) as decoder:
+    with open_decoder(path, decoder_backend, sessions=decode_sessions) as decoder:
         if on_open is not None:
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)

@@ -45,8 +45,7 @@ class EmbeddingTap:
         self.queue = queue
 
     def take(self, frame: Frame, thumbnail: np.ndarray) -> None:
-        size = self.queue.image_size
-        self.queue.add(frame.index, frame.to_rgb(size, size))
+        self.queue.add_frame(frame)
 
     def per_second(self) -> np.ndarray:
         """`[T, D]` embeddings, one per second of video."""

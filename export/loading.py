@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import torch
 
 from engine.config import ModelSpec
-from engine.errors import BadInputError, MissingModelError
+from engine.errors import BadInputError, MissingModelError, first_line
 from export.models import ExportConfig, export_config
 
 _HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")
@@ -176,7 +176,7 @@ def _from_pretrained(
             output_loading_info=True,
         )
     except (OSError, ValueError, RuntimeError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise MissingModelError(
             f"cannot load {config.family} weights from '{where}' ({reason}): pass --weights with a "
             "Hugging Face-format folder (config.json + model.safetensors)"

@@ -87,3 +87,16 @@ def tiny_siglip_home(tmp_path_factory: pytest.TempPathFactory, tiny_siglip_dir: 
         code = main(["--model", "siglip", "--weights", str(tiny_siglip_dir)])
     assert code == 0, printed.getvalue()
     return home
+
+
+def tiny_torch_runner(weights: Path, device: str = "cpu", **options):
+    """A `TorchRunner` on its own freshly loaded copy of `weights` (`.to()` moves a module in place,
+    so two runners never share one); `options` as `TorchRunner` takes them (precision, cuda_graphs)."""
+    from engine.backends.base import EncoderInfo
+    from engine.backends.torch_runner import TorchRunner
+    from engine.config import model_spec
+    from export.loading import load_encoder
+
+    encoder = load_encoder(model_spec("siglip"), weights)
+    info = EncoderInfo("siglip", encoder.image_size, encoder.mean, encoder.std, encoder.embedding_dim, None)
+    return TorchRunner(encoder, info, device, **options)

@@ -49,7 +49,7 @@ class Runner(ABC):
 
     name: str  # "tensorrt", "onnxruntime" or "torch"
     device: str  # "cuda" or "cpu"
-    precision: str  # the precision the runtime computes in: "fp32" or "fp16"
+    precision: str  # the precision the runtime computes in: "fp32", "fp16" or "bf16"
 
     def __init__(self, info: EncoderInfo) -> None:
         self.model = info.model

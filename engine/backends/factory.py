@@ -70,12 +70,16 @@ def create_runner(
     *,
     home: Path | None = None,
     weights: str | None = None,
+    precision: str | None = None,
 ) -> Runner:
     """A runner for encoder `model_name` from its artifact under `home` (default ENGINE_HOME).
 
     `weights` (a folder or hub id) names the checkpoint to run: an artifact built from other
     weights is passed over by `auto` (PyTorch loads `weights` instead) and refused by an explicit
     tensorrt/onnxruntime. With no artifact, PyTorch loads `weights` or the model's default source.
+    `precision` (fp32, fp16, bf16) is PyTorch's compute precision (default fp16 on CUDA, fp32 on
+    the CPU); the built runtimes compute in the precision they were built with, and a runner
+    chosen in another one is a `BadInputError`.
     """
     spec = model_spec(model_name)
     if backend != "auto" and backend not in BACKENDS:
@@ -95,12 +99,19 @@ def create_runner(
         artifact = None
     if backend != "auto":
         _require_runtime(backend, spec)
-        return _CONSTRUCTORS[backend](spec, folder, artifact, weights)
-    return _auto(spec, folder, artifact, weights)
+        runner = _CONSTRUCTORS[backend](spec, folder, artifact, weights, precision)
+    else:
+        runner = _auto(spec, folder, artifact, weights, precision)
+    if precision is not None and runner.precision != precision:
+        raise BadInputError(
+            f"the {runner.name} runner of {spec.name} computes in {runner.precision}, not {precision}: "
+            "--precision applies to --backend torch (or rebuild with engine-build --precision)"
+        )
+    return runner
 
 
 def _auto(
-    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None
+    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     files = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     unloadable = None
@@ -110,9 +121,9 @@ def _auto(
         if name in files and (artifact is None or artifact.file(files[name]) is None):
             continue
         if name != "torch":
-            return _CONSTRUCTORS[name](spec, folder, artifact, weights)
+            return _CONSTRUCTORS[name](spec, folder, artifact, weights, precision)
         try:
-            return _torch(spec, folder, artifact, weights)
+            return _torch(spec, folder, artifact, weights, precision)
         except MissingModelError as err:  # a built graph later in the order may still run
             unloadable = err
     if unloadable is not None:
@@ -140,7 +151,7 @@ def auto_order() -> list[str]:
 
 
 def _tensorrt(
-    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None
+    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     from engine.backends.tensorrt_runner import TensorRTRunner
 
@@ -154,7 +165,7 @@ def _tensorrt(
 
 
 def _onnxruntime(
-    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None
+    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
 
@@ -168,7 +179,7 @@ def _onnxruntime(
 
 
 def _torch(
-    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None
+    spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     """Reload the manifest's weights (or `weights`); cite the manifest only if they match it."""
     from engine.backends.torch_runner import TorchRunner
@@ -186,7 +197,7 @@ def _torch(
         embedding_dim=encoder.embedding_dim,
         manifest_hash=artifact.hash if same else None,
     )
-    return TorchRunner(encoder, info)
+    return TorchRunner(encoder, info, precision=precision)
 
 
 _CONSTRUCTORS = {"tensorrt": _tensorrt, "onnxruntime": _onnxruntime, "torch": _torch}

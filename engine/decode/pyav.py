@@ -9,14 +9,16 @@ at open, not halfway into a pipeline; then once per `frames()` call for the stre
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Generator, Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from engine.decode.base import VideoInfo
 from engine.errors import BadInputError
@@ -24,8 +26,11 @@ from engine.errors import BadInputError
 log = logging.getLogger(__name__)
 
 # Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
-# shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed.
-_INTERPOLATION = "AREA"
+# shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed. Full
+# horizontal chroma interpolation: without it swscale shares one chroma sample between two RGB
+# pixels and lands 1.5 levels dark on average (up to 16 at colour edges), and the GPU path
+# (`engine.gpu_preprocess`), which matches this within one level, could not match the CPU's.
+SCALING = Interpolation.AREA | Interpolation.FULL_CHR_H_INT
 
 # A swscale context costs more to set up than to run (720p → 64×36: ~1 ms against ~0.3 ms), and
 # `VideoFrame.reformat` sets one up per frame; so each thread keeps one per output size. Not
@@ -64,15 +69,10 @@ class PyAVFrame:
 
     def to_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """uint8 RGB `[height, width, 3]` in display orientation; see `base.Frame.to_rgb`."""
-        if (width is None) != (height is None):
-            raise ValueError("to_rgb takes both width and height, or neither")
-        w, h = (width, height) if width is not None else self._display_size
-        quarter_turns = self._rotation // 90
-        if quarter_turns % 2:
-            w, h = h, w  # scale in stored orientation, then turn into the display size
+        w, h, quarter_turns = stored_size(width, height, self._display_size, self._rotation)
         image = (
             _reformatter((w, h))
-            .reformat(self._frame, w, h, "rgb24", interpolation=_INTERPOLATION)
+            .reformat(self._frame, w, h, "rgb24", interpolation=SCALING)
             .to_ndarray()
         )
         if quarter_turns:
@@ -85,6 +85,20 @@ class PyAVFrame:
             f"PyAVFrame(index={self.index}, pts={self.pts}, seconds={self.seconds:.3f}, "
             f"stored={self._frame.width}x{self._frame.height}, rotation={self._rotation})"
         )
+
+
+def stored_size(
+    width: int | None, height: int | None, display_size: tuple[int, int], rotation: int
+) -> tuple[int, int, int]:
+    """What `Frame.to_rgb(width, height)` scales the stored picture to, and the clockwise quarter
+    turns that then bring it into display orientation: (w, h, turns)."""
+    if (width is None) != (height is None):
+        raise ValueError("to_rgb takes both width and height, or neither")
+    w, h = (width, height) if width is not None else display_size
+    quarter_turns = rotation // 90
+    if quarter_turns % 2:
+        w, h = h, w  # scale in stored orientation, then turn into the display size
+    return w, h, quarter_turns
 
 
 class PyAVDecoder:
@@ -131,7 +145,7 @@ class PyAVDecoder:
         finally:
             container.close()
         if index == 0:
-            raise _no_frames(self._path)
+            raise no_frames_error(self._path)
 
     def close(self) -> None:
         """Nothing is held between passes; each `frames()` closes its own container."""
@@ -142,22 +156,14 @@ class PyAVDecoder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def range_session(self, concurrent: int = 1) -> PyAVRangeSession:
+        """A session of its own (container and decoder) for decoding chunks of the stream,
+        one of `concurrent` running at once; FFmpeg's threads are shared out between them."""
+        threads = self._threads or max(1, (os.cpu_count() or 1) // concurrent)
+        return PyAVRangeSession(self._path, self.info, threads)
+
     def _open(self) -> av.container.InputContainer:
-        try:
-            container = av.open(str(self._path))
-        except (av.FFmpegError, OSError) as err:
-            raise BadInputError(
-                f"{self._path}: not a readable video file ({_essence(err)}); "
-                "pass a video such as .mp4 or .mkv, or re-mux it with ffmpeg"
-            ) from err
-        if not container.streams.video:
-            kinds = ", ".join(s.type for s in container.streams) or "none"
-            container.close()
-            raise BadInputError(
-                f"{self._path}: has no video stream (streams: {kinds}); "
-                "pass a file that contains video"
-            )
-        return container
+        return open_container(self._path)
 
     def _probe(self) -> VideoInfo:
         """Read the container's description and decode the first frame."""
@@ -166,10 +172,126 @@ class PyAVDecoder:
             stream = container.streams.video[0]
             first = next((f for f in _decode(self._path, container, stream) if f), None)
             if first is None:
-                raise _no_frames(self._path)
+                raise no_frames_error(self._path)
             return _video_info(self._path, container, stream, first)
         finally:
             container.close()
+
+
+class PyAVRangeSession:
+    """Decodes chunks of one video: each `frames_between` seeks to the chunk's keyframe.
+
+    Frames come without their place in the whole video (`index` -1): the chunked decoder that
+    stitches chunks together numbers them. A frame with no timestamp counts as corrupt here (the
+    chunked decoder is used only on streams whose every packet has one).
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, threads: int) -> None:
+        self._path = path
+        self._info = info
+        self._container = open_container(path)
+        self._stream = self._container.streams.video[0]
+        self._stream.codec_context.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = threads
+        self.corrupt_frames = 0
+
+    def frames_between(self, start_pts: int | None, end_pts: int | None) -> Generator[PyAVFrame, None, None]:
+        """The frames with `start_pts` <= pts < `end_pts` (None: open end), in presentation order."""
+        from engine.decode.chunks import clip_to_chunk  # chunks imports this module
+
+        return clip_to_chunk(self._frames_from(start_pts), start_pts, end_pts, self._count_corrupt)
+
+    def close(self) -> None:
+        self._container.close()
+
+    def _frames_from(self, start_pts: int | None) -> Iterator[PyAVFrame | None]:
+        info = self._info
+        display_size = (info.width, info.height)
+        for frame in _decode(self._path, self._container, self._stream, start_pts):
+            if frame is None or frame.pts is None:
+                yield None
+                continue
+            seconds = float((frame.pts - info.start_pts) * info.time_base)
+            yield PyAVFrame(-1, frame.pts, seconds, frame, info.rotation, display_size)
+
+    def _count_corrupt(self) -> None:
+        self.corrupt_frames += 1
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """How the video stream is coded, from the container's header: what decides whether a
+    hardware decoder can take it, and how its Y'CbCr maps to RGB (FFmpeg's codes)."""
+
+    codec: str  # FFmpeg's codec name: h264, hevc, mpeg4, ...
+    profile: str | None  # e.g. "High", "Main 10"
+    pixel_format: str | None  # e.g. yuv420p, yuv420p10le
+    colorspace: int  # FFmpeg's AVColorSpace (2: unspecified)
+    color_range: int  # FFmpeg's AVColorRange (0: unspecified, 2: full)
+
+
+def stream_format(path: str | Path) -> StreamFormat:
+    """The video stream's `StreamFormat`, read without decoding."""
+    _check_file(Path(path))
+    container = open_container(Path(path))
+    try:
+        context = container.streams.video[0].codec_context
+        return StreamFormat(
+            codec=context.name,
+            profile=context.profile,
+            pixel_format=context.pix_fmt,
+            colorspace=int(context.colorspace or 2),
+            color_range=int(context.color_range or 0),
+        )
+    finally:
+        container.close()
+
+
+def keyframe_pts(path: str | Path) -> list[int] | None:
+    """Timestamps of the video stream's keyframes, in order, from the packets alone (no decoding).
+
+    None when some packet has no timestamp: such a stream cannot be cut into chunks by time.
+    A read error ends the list where it happened, as it ends decoding.
+    """
+    path = Path(path)
+    container = open_container(path)
+    keyframes: list[int] = []
+    try:
+        for packet in demux_from(path, container, container.streams.video[0], None):
+            if packet.pts is None:
+                return None
+            if packet.is_keyframe:
+                keyframes.append(packet.pts)
+    finally:
+        container.close()
+    return sorted(set(keyframes))
+
+
+def open_container(path: Path) -> av.container.InputContainer:
+    """`path` opened for reading, with at least one video stream; else a `BadInputError`."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as err:
+        raise BadInputError(
+            f"{path}: not a readable video file ({_essence(err)}); "
+            "pass a video such as .mp4 or .mkv, or re-mux it with ffmpeg"
+        ) from err
+    if not container.streams.video:
+        kinds = ", ".join(s.type for s in container.streams) or "none"
+        container.close()
+        raise BadInputError(
+            f"{path}: has no video stream (streams: {kinds}); "
+            "pass a file that contains video"
+        )
+    return container
+
+
+def demux_from(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, start_pts: int | None
+) -> Iterator[av.Packet]:
+    """The stream's packets in decode order from the keyframe at `start_pts` (None: from the
+    start), without the empty packet that marks the end; a read error ends them early."""
+    return (packet for packet in _packets(path, container, stream, start_pts) if packet.size)
 
 
 class _PtsClock:
@@ -199,10 +321,46 @@ class _PtsClock:
 
 
 def _decode(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    start_pts: int | None = None,
 ) -> Iterator[av.VideoFrame | None]:
-    """Decoded frames in output order, None in place of each one the decoder could not give."""
+    """Decoded frames in output order, None in place of each one the decoder could not give.
+
+    With `start_pts`, decoding starts at the keyframe there (see `_packets`)."""
+    flushed = False
+    for packet in _packets(path, container, stream, start_pts):
+        flushed = not packet.size  # the demuxer's empty last packet flushes the decoder
+        try:
+            decoded = packet.decode()
+        except av.FFmpegError:
+            yield None
+            continue
+        for frame in decoded:
+            yield None if frame.is_corrupt else frame
+    if not flushed:  # a read error ended the packets: flush what the decoder still holds
+        try:
+            decoded = stream.codec_context.decode(None)
+        except av.FFmpegError:
+            decoded = [None]
+        for frame in decoded:
+            yield None if frame is None or frame.is_corrupt else frame
+
+
+def _packets(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, start_pts: int | None
+) -> Iterator[av.Packet]:
+    """Demuxed packets, the empty end-of-stream one included; a read error ends them early.
+
+    With `start_pts` (a keyframe's pts), the container first seeks to the keyframe at or before
+    it. Should the seek land past it (a damaged index), demuxing restarts from the beginning:
+    slower, never a missing frame.
+    """
+    if start_pts is not None:
+        container.seek(start_pts, stream=stream, backward=True, any_frame=False)
     packets = container.demux(stream)
+    first = True
     while True:
         try:
             packet = next(packets)
@@ -210,16 +368,15 @@ def _decode(
             return
         except av.FFmpegError as err:
             log.warning("%s: read error, stream ends early (%s)", path, _essence(err))
-            packet = None  # flush what the decoder still holds
-        try:
-            decoded = packet.decode() if packet is not None else stream.codec_context.decode(None)
-        except av.FFmpegError:
-            yield None
-            continue
-        for frame in decoded:
-            yield None if frame.is_corrupt else frame
-        if packet is None:
             return
+        if first and start_pts is not None and packet.size and (packet.pts is None or packet.pts > start_pts):
+            log.warning("%s: seeking to pts %d landed at %s; decoding from the start", path, start_pts, packet.pts)
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            packets = container.demux(stream)
+            start_pts = None
+            continue
+        first = first and not packet.size
+        yield packet
 
 
 def _video_info(
@@ -270,7 +427,7 @@ def _check_file(path: Path) -> None:
         raise BadInputError(f"{path}: is empty (0 bytes); re-copy or re-download the video")
 
 
-def _no_frames(path: Path) -> BadInputError:
+def no_frames_error(path: Path) -> BadInputError:
     return BadInputError(
         f"{path}: no decodable video frames (empty, truncated or corrupt); "
         "re-encode or re-download the file"
