@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-encoder", action="store_true",
                         help="time (and score) the encoder engine-build put in $ENGINE_HOME, "
                              "not a random-weight one")
+    parser.add_argument("--vlm-model",
+                        help="vision-language model to time: a folder or hub id, or random:tiny / random:llava-1.5-7b "
+                             "(random weights built into the cache; default: the suite's)")
+    parser.add_argument("--vlm-url", help="also time --vlm openai against this server (e.g. http://localhost:8000/v1)")
+    parser.add_argument("--vlm-served-model", help="the model name that server serves")
     add_debug_flag(parser)
     return parser
 
@@ -56,8 +61,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.encoders import build_bench_encoder, built_encoder
     from benchmarks.films import ensure_film
     from benchmarks.measure import Recorder
-    from benchmarks.report import write_report
     from benchmarks.suites import SUITES
+    from benchmarks.vlm_bench import measure_vlm
     from engine.home import engine_home
 
     suite = SUITES[args.suite]
@@ -76,6 +81,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     info = machine.machine_info()
 
     say(f"{PROG}: suite {suite.name} on {machine_id}; films and encoders cached in {cache}")
+    if suite.name == "gpu":  # the GPU fast path on one long film: benchmarks.gpu_suite
+        from benchmarks.gpu_suite import run_gpu_suite
+
+        encoder, rows = run_gpu_suite(rec, suite, cache, args, warmup, repeats)
+        return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, encoder, rows)
     films = [_step(f"film {spec.filename}", lambda: ensure_film(spec, cache / "films")) for spec in suite.films]
     if args.real_encoder:
         encoder = built_encoder(engine_home())
@@ -88,19 +98,30 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         _step(f"cheap pass {name}", lambda: stages.measure_cheap_pass(rec, truth, warmup, repeats))
     _step("encoder backends", lambda: stages.measure_encoders(rec, encoder, suite.encoder_batch, warmup, repeats))
     _step("kernels", lambda: stages.measure_kernels(rec, suite.kernels_full, warmup, repeats))
-    stages.measure_vlm(rec)
+    _step("vision-language model", lambda: measure_vlm(
+        rec, model=args.vlm_model or suite.vlm_model, url=args.vlm_url, served_model=args.vlm_served_model,
+        prompts=suite.vlm_prompts, cache=cache, warmup=warmup, repeats=repeats))
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as work:
         options = dict(encoder_home=encoder.home, backend="auto", fps=args.fps, warmup=warmup, repeats=repeats,
                        work=Path(work))
         rows = _step("end to end, side by side",
                      lambda: end_to_end.run_side_by_side(rec, films, real_encoder=args.real_encoder, **options))
         rows += _season(rec, suite, cache, options)
+    return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, encoder, rows)
+
+
+def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float, info: dict[str, Any], rec: Any,
+            warmup: int, repeats: int, encoder: Any, rows: list[dict[str, Any]]) -> int:
+    """Write the suite's section of the report, print the end-to-end summary."""
+    from benchmarks.report import write_report
+    from benchmarks.vlm_bench import random_weights_notes
+
     section = {
         "description": suite.description, "command": command,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": time.perf_counter() - clock,
         "machine": info, "versions": rec.versions, "warmup": warmup, "repeats": repeats,
         "encoder": encoder.describe(), "figures": rec.figures, "side_by_side": rows, "skipped": rec.skipped,
-        "notes": [],
+        "notes": random_weights_notes(rec.figures),
     }
     written = write_report(out, suite.name, section)
     _print_summary(rows)

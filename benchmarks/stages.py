@@ -8,13 +8,12 @@
 - encoder: `Runner.run` on one batch of normalised pixels, per backend built and installed
   (PyTorch, ONNX Runtime, TensorRT), images/s;
 - kernels: `benchmarks.kernels_bench` (fused kernels against their naive composition);
-- VLM: requests/s and tokens/s, once the engine has that stage.
+- VLM: requests/s and tokens/s per task and backend, in `benchmarks.vlm_bench`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -119,15 +118,6 @@ def measure_kernels(rec: Recorder, full: bool, warmup: int, repeats: int) -> Non
                 setup={"impl": result["impl"], "warmup": warmup, "repeats": repeats,
                        "copy_bandwidth_gbps": report["copy_bandwidth_gbps"], "via": report["command"]},
                 **details)
-
-
-def measure_vlm(rec: Recorder) -> None:
-    if importlib.util.find_spec("engine.stages.vlm") is None:
-        rec.skip("vlm", "the engine has no VLM stage yet (engine/stages/vlm.py)",
-                 "requests/s and tokens/s are measured here once it exists")
-        return
-    rec.skip("vlm", "engine.stages.vlm exists but this harness does not drive it yet",
-             "add its measurement to benchmarks/stages.py")
 
 
 def _kernel_impl() -> str:

@@ -6,13 +6,17 @@
   MP4 at 24 fps (10 s); the SigLIP-base-sized encoder on every CPU backend; a two-episode
   season with the cheap pass. About 10 minutes on 2 cores the first time (films and the
   encoder are cached after); the encoder (a few images/s on 2 cores) dominates.
-- `gpu`: a minute each of 480p, 720p HEVC, 1080p H.264 and 1080p HEVC, the base encoder on every
-  GPU backend (TensorRT where installed), the kernels at full size on CUDA.
+- `gpu`: the GPU fast path (`benchmarks.gpu_suite`): the base encoder per precision, CUDA graphs
+  and batch size; a ten-minute 1080p H.264 film decoded with one and several sessions per
+  decoder, and `engine-run` on it end to end; `benchmarks/device/gpu_session.sh` runs it on a
+  lent GPU together with the GPU tests and the kernel benchmark.
 - `film-2h`: one two-hour 480p film (written once with x264 ultrafast, about 30 min on 2
   cores), end to end and side by side; run by hand.
 
 Suites with a `season` also time a synthetic season (episodes sharing an intro at varying
-offsets, `benchmarks.synthetic_series`) end to end, when that module is present.
+offsets, `benchmarks.synthetic_series`) end to end, when that module is present. All but
+`film-2h` time the vision-language tasks (`benchmarks.vlm_bench`) on a random-weight LLaVA:
+a tiny one on `smoke` and `cpu` (the harness), a LLaVA-1.5-7B-shaped one on `gpu`.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class Suite:
     season: SeasonSpec | None = None  # timed end to end when benchmarks.synthetic_series exists
     needs_gpu: bool = False
     stage_films: int = 99  # per-stage figures on the first this many films (end to end: all)
+    vlm_model: str = "random:tiny"  # benchmarks.vlm_bench: a folder, a hub id or random:SHAPE
+    vlm_prompts: int = 4  # prompts per vision-language figure
 
 
 _CPU_FILMS = (
@@ -74,12 +80,8 @@ _CPU_FILMS = (
     FilmSpec("mix-720p-hevc", 20, "720p", "30000/1001", "hevc", "mp4", seed=2),
     FilmSpec("mix-1080p-h264", 10, "1080p", "24", "h264", "mp4", seed=3),
 )
-_GPU_FILMS = (
-    FilmSpec("minute-480p-h264", 60, "480p", "25", "h264", "mkv", seed=1),
-    FilmSpec("minute-720p-hevc", 60, "720p", "30000/1001", "hevc", "mp4", seed=2),
-    FilmSpec("minute-1080p-h264", 60, "1080p", "24", "h264", "mp4", seed=3),
-    FilmSpec("minute-1080p-hevc", 60, "1080p", "25", "hevc", "mkv", seed=4),
-)
+# Ten one-minute parts written in parallel and joined (`benchmarks.long_film`): MP4 for exact times.
+_LONG_FILM = FilmSpec("film-10min-1080p-h264", 600, "1080p", "24", "h264", "mp4", seed=6)
 
 SUITES = {
     suite.name: suite
@@ -87,17 +89,17 @@ SUITES = {
         Suite("smoke", "one 14 s 320x180 film with every transition and hard negative, tiny encoder; checks the "
               "harness end to end, its numbers say little",
               (FilmSpec("smoke-dense", 8, (320, 180), "25", "h264", "mkv", seed=11, dense=True),),
-              encoder="tiny", encoder_batch=16, warmup=1, repeats=3),
+              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1),
         Suite("cpu", "480p/720p/1080p films (H.264 and HEVC, MKV and MP4), SigLIP-base-sized encoder on the CPU",
               _CPU_FILMS, encoder="base", encoder_batch=8, warmup=1, repeats=3,
               season=SeasonSpec("season-2x36s-480p", 2, 36, 8, 6, with_encoder=False)),
-        Suite("gpu", "a minute each of 480p, 720p HEVC, 1080p H.264 and HEVC; SigLIP-base-sized encoder on every "
-              "GPU backend; full-size kernels",
-              _GPU_FILMS, encoder="base", encoder_batch=64, warmup=2, repeats=5, kernels_full=True, needs_gpu=True,
-              season=SeasonSpec("season-3x60s-480p", 3, 60, 15, 10)),
+        Suite("gpu", "the GPU fast path: SigLIP-base-sized encoder per precision, CUDA graphs and batch; a 10-minute "
+              "1080p H.264 film decoded with 1 and N sessions per decoder and run end to end (engine-run --fps 1)",
+              (_LONG_FILM,), encoder="base", encoder_batch=64, warmup=0, repeats=1, needs_gpu=True,
+              vlm_model="random:llava-1.5-7b", vlm_prompts=32),
         Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
               (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
-              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0,
+              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0,
               season=SeasonSpec("season-20min-480p", 3, 1200, 60, 30)),
     )
 }

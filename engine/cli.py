@@ -14,6 +14,7 @@ from typing import Any
 from engine.cli_support import add_debug_flag, run_reporting_errors, say
 from engine.config import pipeline_defaults
 from engine.errors import BadInputError, OutputError
+from engine.vlm.options import VlmOptions, add_vlm_flags
 
 PROG = "engine-run"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
@@ -35,11 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, default=defaults["backend"],
                         help="encoder runtime; auto picks the fastest available, none runs the cheap pass alone")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"], help="encoder batch (default %(default)s)")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
+                        help="PyTorch encoder precision (default fp16 on a GPU, fp32 on the CPU); built engines "
+                             "compute in the precision they were built with")
     parser.add_argument("--threshold", type=float, default=shots["threshold"],
                         help="tau: a candidate is a cut when the embeddings' cosine across it is below this (default %(default)s)")
     parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
                         help="minimum shot length in seconds (default %(default)s)")
-    parser.add_argument("--decoder", default="auto", help="decoder backend: auto or pyav (default %(default)s)")
+    parser.add_argument("--decoder", choices=("auto", "pyav", "nvdec"), default="auto",
+                        help="decoder: auto (NVDEC where it can decode the video, else PyAV), pyav or nvdec; "
+                             "what NVDEC cannot take falls back to PyAV with a note (default %(default)s)")
+    parser.add_argument("--decode-sessions", type=int, metavar="N",
+                        help="concurrent decode sessions on keyframe chunks of each video (default: one per NVDEC "
+                             "engine on the GPU, 1 with PyAV)")
     parser.add_argument("--trigger-fps", type=float, help="trigger-CNN sampling rate (default from configs/trigger.yaml: 3)")
     parser.add_argument("--trigger-threshold", type=float, help="trigger confidence threshold (default 0.3)")
     parser.add_argument("--no-triggers", dest="triggers", action="store_false", help="skip the trigger stage")
@@ -51,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="analyse the decodable part of a file whose frames end before its container says")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
+    add_vlm_flags(parser)
     add_debug_flag(parser)
     return parser
 
@@ -62,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    vlm_options = VlmOptions.from_args(args)
     videos = _expand_series_folders(args.videos) if args.series else args.videos
     out_dir = _prepare_out_dir(args.out)
     _check_unique_stems(videos)
@@ -70,30 +81,38 @@ def run(args: argparse.Namespace) -> int:
     from engine.encoder_setup import open_encoder  # heavy: torch and the backends
     from engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
     from engine.result import write_result
+    from engine.vlm.config import VlmConfig
+    from engine.vlm.stage import VlmStage
+
+    vlm_config = VlmConfig.load(vlm_options.config_path)
 
     failures = 0
     readable: list[Path] = []
+    fallbacks: set[str] = set()  # why NVDEC could not decode a video: said once per reason
     for video in videos:  # bad files fail in a second, before any model loads
         try:
-            open_decoder(video, args.decoder).close()
+            open_decoder(video, args.decoder, sessions=args.decode_sessions, on_fallback=fallbacks.add).close()
             readable.append(video)
         except BadInputError as err:
             say(f"{PROG}: {err}")
             failures += 1
+    for reason in sorted(fallbacks):
+        say(f"note: decoding with PyAV: {reason}")
     rows: list[dict[str, Any]] = []
     finished: list[tuple[Path, dict[str, Any], Any]] = []
     if readable:
-        encoder, models = open_encoder(args.model, args.backend, args.weights, args.batch_size)
+        encoder, models = open_encoder(args.model, args.backend, args.weights, args.batch_size, args.precision)
         extra = ExtraStages(
             ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, args.batch_size),
             encoder, models,
         )
+        vlm = VlmStage.open(vlm_options, vlm_config, models)  # a missing model fails here, before decoding
         for skipped in models["skipped"]:
             if not (skipped["stage"] == "encoder" and args.backend == "none"):  # asked for: no need to tell
                 say(f"note: {skipped['stage']} skipped: {skipped['reason']}")
         for video in readable:
             try:
-                row, document, series_features = _run_one(video, settings, encoder, extra, models, out_dir, args)
+                row, document, series_features = _run_one(video, settings, encoder, extra, vlm, models, out_dir, args)
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 failures += 1
@@ -102,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append(row)
             if not args.series:
                 write_result(document, out_dir, video.stem)
+        vlm.close()
         if args.series and finished:
             add_cross_episode_segments([d for _, d, _ in finished], [f for _, _, f in finished])
             for video, document, _ in finished:
@@ -181,7 +201,7 @@ def _check_unique_stems(videos: list[Path]) -> None:
         seen[video.stem] = video
 
 
-def _run_one(video: Path, settings, encoder, extra, models: dict[str, Any], out_dir: Path,
+def _run_one(video: Path, settings, encoder, extra, vlm, models: dict[str, Any], out_dir: Path,
              args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], Any]:
     from engine.document import build_document
     from engine.pipeline import analyze_video
@@ -191,23 +211,27 @@ def _run_one(video: Path, settings, encoder, extra, models: dict[str, Any], out_
     if encoder is not None:
         encoder.reset()
     taps = extra.start_video()
-    with FrameProgress(video.name, enabled=args.progress) as bar:
-        analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=args.decoder,
-                                 allow_truncated=args.allow_truncated, taps=taps,
-                                 on_open=bar.start, on_frames=bar.advance)
-    if analysis.truncated:
-        say(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
-    fields, series_features = extra.finish_video()
-    total = time.perf_counter() - started
-    document = build_document(video, analysis, settings, models, total)
-    document.update(fields)
+    trigger_fps = extra.triggers.settings.fps if extra.triggers is not None else None
+    with vlm.video(out_dir, video.stem, settings.fps, trigger_fps) as vlm_taps:  # its frames go at the end
+        with FrameProgress(video.name, enabled=args.progress) as bar:
+            analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=args.decoder,
+                                     decode_sessions=args.decode_sessions,
+                                     allow_truncated=args.allow_truncated, taps=[*taps, *vlm_taps],
+                                     on_open=bar.start, on_frames=bar.advance)
+        if analysis.truncated:
+            say(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
+        fields, series_features = extra.finish_video()
+        total = time.perf_counter() - started
+        document = build_document(video, analysis, settings, models, total)
+        document.update(fields)
+        vlm.annotate(document, progress=args.progress)  # adds its seconds to timings.total
     row = {
         "video": video.name,
         "frames": document["video"]["frame_count"],
         "duration": document["video"]["duration"],
         "shots": len(document["shots"]),
         "method": document["shot_detection"]["method"],
-        "seconds": total,
+        "seconds": document["timings"]["total"],
         "output": str(out_dir / f"{video.stem}.json"),
     }
     return row, document, series_features

@@ -1,4 +1,5 @@
-"""Progress of a long decode on stderr: frames, frames/s and ETA."""
+"""Progress bars on stderr: a long decode (frames, frames/s, ETA), and counted items such as the
+shots the vision-language model describes (shots/s)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ class FrameProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class CountProgress(FrameProgress):
+    """A bar over a known number of items (shots, triggers) and their rate; silent when disabled or empty."""
+
+    def __init__(self, label: str, total: int, unit: str, *, enabled: bool | None) -> None:
+        super().__init__(label, enabled=enabled)
+        if self.enabled and total:
+            self._bar = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

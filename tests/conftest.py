@@ -17,6 +17,7 @@ if not torch.cuda.is_available():
 
 # Shared session fixtures: synthetic films and broken files, tiny encoders in Hugging Face format.
 from tests.tiny_models import tiny_clip_dir, tiny_siglip_dir, tiny_siglip_home  # noqa: E402,F401
+from tests.tiny_vlms import tiny_llava_dir, tiny_llava_interleave_dir, tiny_llava_next_dir, tiny_llava_onevision_dir  # noqa: E402,F401
 from tests.videos import bad_inputs, corrupt_film, films, truncated_film  # noqa: E402,F401
 
 

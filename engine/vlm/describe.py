@@ -1,0 +1,28 @@
+"""Descriptions: one question about each item's images (a key shot's caption, seed 001; a trigger
+frame's analysis, seed 003), and the prompts that summarise the timed answers into the video's
+summary (captions) or `video_summary` (trigger analyses), chunked by `engine.vlm.summary`."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from engine.vlm.base import Failed, Generated, GenerationSettings, Progress, VlmBackend, VlmPrompt
+from engine.vlm.config import VlmConfig
+from engine.vlm.summary import SummaryPrompts
+
+
+def describe(backend: VlmBackend, question: str, settings: GenerationSettings,
+             images: Sequence[tuple[np.ndarray, ...]], on_progress: Progress | None = None) -> list[Generated | Failed]:
+    return backend.generate([VlmPrompt(question, item) for item in images], settings, on_progress)
+
+
+def caption_summary_prompts(config: VlmConfig) -> SummaryPrompts:
+    return SummaryPrompts(config.chunk_prompt, config.final_prompt, config.chunk_generation,
+                          config.final_generation, config.context_tokens)
+
+
+def trigger_summary_prompts(config: VlmConfig) -> SummaryPrompts:
+    return SummaryPrompts(config.chunk_prompt, config.trigger_summary_prompt, config.chunk_generation,
+                          config.final_generation, config.context_tokens)
