@@ -53,6 +53,15 @@ def test_any_input_that_can_change_the_answer_misses(chat_server: ChatServer, ho
     assert len(chat_server.requests) == 2
 
 
+def test_a_throughput_setting_does_not_miss(chat_server: ChatServer, home: Path) -> None:
+    """Another --vlm-concurrency changes the speed, not the answers: the rerun is free."""
+    prompt = VlmPrompt("what?", (IMAGE,))
+    cached(chat_server).generate([prompt], SETTINGS)
+    faster = CachedVlm(OpenAIVlm(chat_server.url, "m", max_retries=0, concurrency=2), AnswerCache())
+    faster.generate([prompt], SETTINGS)
+    assert len(chat_server.requests) == 1 and faster.stats == {"hits": 1, "misses": 0}
+
+
 def test_failures_are_not_stored_so_a_rerun_asks_again(chat_server: ChatServer, home: Path) -> None:
     chat_server.responder = lambda request, nth: error(400, "no") if nth == 0 else completion("yes")
     prompt = VlmPrompt("what?", (IMAGE,))

@@ -21,6 +21,7 @@ from engine.home import engine_home
 from engine.vlm.base import Failed, Generated, GenerationSettings, Progress, Scored, VlmBackend, VlmPrompt
 
 CACHE_FILE = "vlm-cache.sqlite"
+_THROUGHPUT_ONLY = {"concurrency", "batch_size"}  # facts of `describe()` that change speed, not answers
 
 
 class AnswerCache:
@@ -55,7 +56,8 @@ class AnswerCache:
 
 def model_identity(backend: VlmBackend) -> str:
     """What makes two backends give the same answers (module docstring)."""
-    identity: dict[str, Any] = {"describe": backend.describe()}
+    facts = {k: v for k, v in backend.describe().items() if k not in _THROUGHPUT_ONLY}
+    identity: dict[str, Any] = {"describe": facts}
     folder = Path(backend.model)
     if folder.is_dir():
         identity["files"] = sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
