@@ -101,3 +101,12 @@ def test_prompts_without_their_placeholder_are_refused_when_loaded(broken: str, 
     else:
         with pytest.raises(BadInputError, match="final_prompt must contain"):
             VlmConfig.load(path)
+
+
+def test_a_context_too_small_for_two_items_ends_with_the_fix(chat_server: ChatServer) -> None:
+    """No level could shrink the list: the summary says which setting to raise instead of looping."""
+    chat_server.responder = lambda request, nth: completion("a part")
+    tiny = SummaryPrompts(PROMPTS.chunk, PROMPTS.final, PROMPTS.chunk_generation, PROMPTS.final_generation,
+                          context_tokens=PROMPTS.chunk_generation.max_new_tokens + TEMPLATE_TOKENS + 12)
+    summary = summarise(OpenAIVlm(chat_server.url, "m"), ["shot: " + "words " * 30] * 3, tiny, estimate_tokens)
+    assert summary.text is None and "summary.context_tokens" in summary.error and not chat_server.requests

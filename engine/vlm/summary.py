@@ -4,7 +4,8 @@ The items are packed in order into chunks whose prompt fits the token budget (th
 answer's tokens); one chunk is summarised at once with the final prompt. Otherwise each chunk gets
 a summary, and the chunk summaries are summarised the same way, level by level, until they fit
 one prompt. An item longer than half the budget is cut to half, so every chunk holds at least two
-items and each level at least halves the count. Prompts are text only (no images).
+items and each level at least halves the count; a context too small for that is reported, not
+attempted. Prompts are text only (no images).
 
 Tokens are counted with the backend's tokenizer when it offers one, else estimated at one token
 per three characters: above what English takes with the usual tokenizers (about four characters
@@ -23,6 +24,7 @@ from engine.vlm.base import Failed, GenerationSettings, VlmBackend, VlmPrompt
 
 CHARS_PER_TOKEN = 3
 TEMPLATE_TOKENS = 32
+MIN_ITEM_TOKENS = 16  # a chunk must hold two items of at least this many tokens, or no summary is possible
 TokenCounter = Callable[[str], int]
 
 
@@ -112,6 +114,10 @@ def summarise(backend: VlmBackend, items: list[str], prompts: SummaryPrompts, co
                 summary.text = answer.text.strip()
             return summary
         budget = prompts.context_tokens - prompts.chunk_generation.max_new_tokens - TEMPLATE_TOKENS
+        if budget - count(prompts.chunk.format(text="")) < 2 * MIN_ITEM_TOKENS:
+            summary.error = (f"summary.context_tokens ({prompts.context_tokens}) leaves no room for two items beside "
+                             "the chunk prompt and its answer; raise it to the model's context length")
+            return summary
         fitted = [fit_item(item, prompts.chunk, budget, count) for item in items]
         chunks = pack(fitted, prompts.chunk, budget, count)
         answers = backend.generate([VlmPrompt(prompts.chunk.format(text="\n".join(c))) for c in chunks],
