@@ -14,6 +14,7 @@ from typing import Any
 from engine.cli_support import add_debug_flag, run_reporting_errors, say
 from engine.config import pipeline_defaults
 from engine.errors import BadInputError, OutputError
+from engine.progress import shows_progress, silence_library_bars
 from engine.vlm.options import VlmOptions, add_vlm_flags
 
 PROG = "engine-run"
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     vlm_options = VlmOptions.from_args(args)
+    if not shows_progress(args.progress):
+        silence_library_bars()
     videos = _expand_series_folders(args.videos) if args.series else args.videos
     out_dir = _prepare_out_dir(args.out)
     _check_unique_stems(videos)

@@ -3,11 +3,28 @@ shots the vision-language model describes (shots/s)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from tqdm import tqdm
 
 from engine.decode import VideoInfo
+
+
+def shows_progress(enabled: bool | None) -> bool:
+    """--progress / --no-progress, and by default: whether stderr is a terminal."""
+    return sys.stderr.isatty() if enabled is None else enabled
+
+
+def silence_library_bars() -> None:
+    """Model loaders' own bars (transformers' "Loading weights", Hugging Face downloads) follow
+    --no-progress too: the environment switch for libraries not imported yet, the call for
+    transformers if it already is."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
 
 
 class FrameProgress:
@@ -18,7 +35,7 @@ class FrameProgress:
 
     def __init__(self, label: str, *, enabled: bool | None) -> None:
         self.label = label
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = shows_progress(enabled)
         self._bar: tqdm | None = None
 
     def start(self, info: VideoInfo) -> None:
