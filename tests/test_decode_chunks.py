@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from benchmarks.synthetic import GroundTruth, write_film
 from engine.decode import open_decoder
 from engine.decode.chunks import Chunk, ChunkedDecoder, clip_to_chunk, plan_chunks
-from engine.decode.pyav import PyAVDecoder, keyframe_pts
+from engine.decode.demux import keyframe_pts
+from engine.decode.pyav import PyAVDecoder
 from engine.errors import BadInputError
 
 SHOTS = [30, 25, 40, 20, 35]  # cuts at irregular intervals: frames 30, 55, 95, 115

@@ -16,7 +16,8 @@ from engine.cli import main as engine_run
 from engine.decode import NvdecEnvironment, nvdec_environment, nvdec_fallback_reason, open_decoder, sample_indices
 from engine.decode.chunks import ChunkedDecoder
 from engine.decode.nvdec import NvdecFrame, annexb_packets
-from engine.decode.pyav import SCALING, PyAVDecoder, PyAVFrame, keyframe_pts, open_container, stream_format
+from engine.decode.demux import keyframe_pts, open_container, stream_format
+from engine.decode.pyav import SCALING, PyAVDecoder, PyAVFrame
 from engine.gpu_preprocess import YuvFormat
 from tests.test_decode_chunks import open_gop_films  # noqa: F401  (fixture)
 from tests.videos import FILMS

@@ -119,7 +119,7 @@ def open_decoder(path: str | Path, backend: str = "auto", *, sessions: int | Non
 def _nvdec_or_pyav(path: Path, backend: str, on_fallback: Callable[[str], None] | None) -> str:
     """NVDEC when it can decode `path` here, else PyAV; a fallback is reported unless it is
     "auto" on a machine without CUDA, where PyAV is simply the decoder."""
-    from engine.decode.pyav import stream_format
+    from engine.decode.demux import stream_format
 
     environment = nvdec_environment()
     if backend == "auto" and not environment.cuda:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.decode.base import Frame, VideoInfo
-from engine.decode.pyav import keyframe_pts, no_frames_error
+from engine.decode.demux import keyframe_pts, no_frames_error
 
 DEFAULT_BUFFER_BYTES = 256 << 20  # per session: decoded frames waiting for the consumer
 MIN_BUFFER_FRAMES = 8

@@ -27,8 +27,8 @@ from av.bitstream import BitStreamFilterContext
 
 from engine.decode.base import VideoInfo
 from engine.decode.chunks import FrameNumbering, clip_to_chunk
-from engine.decode.pyav import (PyAVDecoder, StreamFormat, demux_from, no_frames_error, open_container, stored_size,
-                                stream_format)
+from engine.decode.demux import StreamFormat, demux_from, no_frames_error, open_container, stream_format
+from engine.decode.pyav import PyAVDecoder, stored_size
 from engine.errors import BackendError, BadInputError, first_line
 from engine.gpu_preprocess import YuvFormat, nv12_to_levels
 

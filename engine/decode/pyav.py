@@ -8,10 +8,8 @@ at open, not halfway into a pipeline; then once per `frames()` call for the stre
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Generator, Iterator
@@ -21,9 +19,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from engine.decode.base import VideoInfo
-from engine.errors import BadInputError
-
-log = logging.getLogger(__name__)
+from engine.decode.demux import check_file, no_frames_error, open_container, packets
 
 # Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
 # shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed. Full
@@ -118,7 +114,7 @@ class PyAVDecoder:
         self._path = Path(path)
         self._threads = threads
         self.corrupt_frames = 0
-        _check_file(self._path)
+        check_file(self._path)
         self.info = self._probe()
 
     def frames(self) -> Iterator[PyAVFrame]:
@@ -218,82 +214,6 @@ class PyAVRangeSession:
         self.corrupt_frames += 1
 
 
-@dataclass(frozen=True)
-class StreamFormat:
-    """How the video stream is coded, from the container's header: what decides whether a
-    hardware decoder can take it, and how its Y'CbCr maps to RGB (FFmpeg's codes)."""
-
-    codec: str  # FFmpeg's codec name: h264, hevc, mpeg4, ...
-    profile: str | None  # e.g. "High", "Main 10"
-    pixel_format: str | None  # e.g. yuv420p, yuv420p10le
-    colorspace: int  # FFmpeg's AVColorSpace (2: unspecified)
-    color_range: int  # FFmpeg's AVColorRange (0: unspecified, 2: full)
-
-
-def stream_format(path: str | Path) -> StreamFormat:
-    """The video stream's `StreamFormat`, read without decoding."""
-    _check_file(Path(path))
-    container = open_container(Path(path))
-    try:
-        context = container.streams.video[0].codec_context
-        return StreamFormat(
-            codec=context.name,
-            profile=context.profile,
-            pixel_format=context.pix_fmt,
-            colorspace=int(context.colorspace or 2),
-            color_range=int(context.color_range or 0),
-        )
-    finally:
-        container.close()
-
-
-def keyframe_pts(path: str | Path) -> list[int] | None:
-    """Timestamps of the video stream's keyframes, in order, from the packets alone (no decoding).
-
-    None when some packet has no timestamp: such a stream cannot be cut into chunks by time.
-    A read error ends the list where it happened, as it ends decoding.
-    """
-    path = Path(path)
-    container = open_container(path)
-    keyframes: list[int] = []
-    try:
-        for packet in demux_from(path, container, container.streams.video[0], None):
-            if packet.pts is None:
-                return None
-            if packet.is_keyframe:
-                keyframes.append(packet.pts)
-    finally:
-        container.close()
-    return sorted(set(keyframes))
-
-
-def open_container(path: Path) -> av.container.InputContainer:
-    """`path` opened for reading, with at least one video stream; else a `BadInputError`."""
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as err:
-        raise BadInputError(
-            f"{path}: not a readable video file ({_essence(err)}); "
-            "pass a video such as .mp4 or .mkv, or re-mux it with ffmpeg"
-        ) from err
-    if not container.streams.video:
-        kinds = ", ".join(s.type for s in container.streams) or "none"
-        container.close()
-        raise BadInputError(
-            f"{path}: has no video stream (streams: {kinds}); "
-            "pass a file that contains video"
-        )
-    return container
-
-
-def demux_from(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, start_pts: int | None
-) -> Iterator[av.Packet]:
-    """The stream's packets in decode order from the keyframe at `start_pts` (None: from the
-    start), without the empty packet that marks the end; a read error ends them early."""
-    return (packet for packet in _packets(path, container, stream, start_pts) if packet.size)
-
-
 class _PtsClock:
     """Exact pts per frame: fills in missing ones, rejects ones that do not advance."""
 
@@ -328,9 +248,9 @@ def _decode(
 ) -> Iterator[av.VideoFrame | None]:
     """Decoded frames in output order, None in place of each one the decoder could not give.
 
-    With `start_pts`, decoding starts at the keyframe there (see `_packets`)."""
+    With `start_pts`, decoding starts at the keyframe there (see `engine.decode.demux.packets`)."""
     flushed = False
-    for packet in _packets(path, container, stream, start_pts):
+    for packet in packets(path, container, stream, start_pts):
         flushed = not packet.size  # the demuxer's empty last packet flushes the decoder
         try:
             decoded = packet.decode()
@@ -346,37 +266,6 @@ def _decode(
             decoded = [None]
         for frame in decoded:
             yield None if frame is None or frame.is_corrupt else frame
-
-
-def _packets(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, start_pts: int | None
-) -> Iterator[av.Packet]:
-    """Demuxed packets, the empty end-of-stream one included; a read error ends them early.
-
-    With `start_pts` (a keyframe's pts), the container first seeks to the keyframe at or before
-    it. Should the seek land past it (a damaged index), demuxing restarts from the beginning:
-    slower, never a missing frame.
-    """
-    if start_pts is not None:
-        container.seek(start_pts, stream=stream, backward=True, any_frame=False)
-    packets = container.demux(stream)
-    first = True
-    while True:
-        try:
-            packet = next(packets)
-        except StopIteration:
-            return
-        except av.FFmpegError as err:
-            log.warning("%s: read error, stream ends early (%s)", path, _essence(err))
-            return
-        if first and start_pts is not None and packet.size and (packet.pts is None or packet.pts > start_pts):
-            log.warning("%s: seeking to pts %d landed at %s; decoding from the start", path, start_pts, packet.pts)
-            container.seek(0, stream=stream, backward=True, any_frame=False)
-            packets = container.demux(stream)
-            start_pts = None
-            continue
-        first = first and not packet.size
-        yield packet
 
 
 def _video_info(
@@ -416,28 +305,3 @@ def _video_info(
         duration_seconds=duration,
         frame_count=stream.frames or None,
     )
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise BadInputError(f"{path}: is a directory, not a video; pass the path of a video file")
-    if path.stat().st_size == 0:
-        raise BadInputError(f"{path}: is empty (0 bytes); re-copy or re-download the video")
-
-
-def no_frames_error(path: Path) -> BadInputError:
-    return BadInputError(
-        f"{path}: no decodable video frames (empty, truncated or corrupt); "
-        "re-encode or re-download the file"
-    )
-
-
-def _essence(err: BaseException) -> str:
-    """FFmpeg's own words for a failure, on one line, without errno or file name."""
-    words = getattr(err, "strerror", None) or str(err)
-    last_log = getattr(err, "log", None)
-    if last_log and last_log[-1]:
-        words = f"{words}: {str(last_log[-1]).strip()}"
-    return " ".join(words.split())
