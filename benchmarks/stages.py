@@ -32,12 +32,12 @@ def measure_decode(rec: Recorder, truth: Any, warmup: int, repeats: int) -> None
     path = Path(truth.path)
 
     def decode() -> None:
-        with open_decoder(path) as decoder:
+        with open_decoder(path, "pyav", sessions=1) as decoder:
             for _ in decoder.frames():
                 pass
 
     def decode_and_thumbnail() -> None:
-        with open_decoder(path) as decoder:
+        with open_decoder(path, "pyav", sessions=1) as decoder:
             for frame in decoder.frames():
                 frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0])
 
