@@ -15,6 +15,7 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -181,13 +182,19 @@ def _from_pretrained(
             f"cannot load {config.family} weights from '{where}' ({reason}): pass --weights with a "
             "Hugging Face-format folder (config.json + model.safetensors)"
         ) from err
+    refuse_missing_weights(info, where, config.model_class, config.family)
+    return model.eval()
+
+
+def refuse_missing_weights(info: dict[str, Any], where: object, model_class: str, family: str) -> None:
+    """`from_pretrained(..., output_loading_info=True)` fills absent tensors with random values and
+    only warns; a checkpoint that lacks some is refused here instead."""
     missing = sorted(info.get("missing_keys") or ())
     if missing:
         raise MissingModelError(
-            f"weights in '{where}' lack {len(missing)} tensors of {config.model_class} "
-            f"(e.g. {missing[0]}): pass a complete {config.family} checkpoint"
+            f"weights in '{where}' lack {len(missing)} tensors of {model_class} "
+            f"(e.g. {missing[0]}): pass a complete {family} checkpoint"
         )
-    return model.eval()
 
 
 def _offline() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -164,6 +165,20 @@ def test_missing_folder_is_one_line(tmp_path):
     assert "no-such-model" in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(MissingModelError, match="no config.json"):
         TransformersVlm.open(str(tmp_path))
+
+
+def test_a_checkpoint_missing_tensors_is_refused_not_filled_at_random(tmp_path, tiny_llava_dir):
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "partial"
+    shutil.copytree(tiny_llava_dir, folder)
+    weights = load_file(folder / "model.safetensors")
+    dropped = sorted(weights)[0]
+    del weights[dropped]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(MissingModelError, match=r"lack 1 tensors of LlavaForConditionalGeneration") as caught:
+        TransformersVlm.open(str(folder))
+    assert "pass a complete llava checkpoint" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_offline_hub_id_says_how_to_get_it(monkeypatch, tmp_path):

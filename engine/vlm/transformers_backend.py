@@ -26,6 +26,7 @@ import torch
 from engine.errors import BackendError, BadInputError, EngineError, MissingModelError, first_line
 from engine.vlm.base import Failed, Generated, GenerationSettings, Progress, Scored, VlmBackend, VlmPrompt
 from engine.vlm.families import chat_format, continuation, family_of, render_prompt
+from export.loading import refuse_missing_weights
 
 _MODEL_CLASSES = {
     "llava": "LlavaForConditionalGeneration",
@@ -94,12 +95,7 @@ class TransformersVlm(VlmBackend):
                 f"cannot load the {family} checkpoint in '{folder}' ({first_line(err, with_type=True)}): pass a complete "
                 "Hugging Face-format folder (config.json, weights, tokenizer and processor files)"
             ) from err
-        missing = sorted(info.get("missing_keys") or ())
-        if missing:
-            raise MissingModelError(
-                f"weights in '{folder}' lack {len(missing)} tensors of {_MODEL_CLASSES[family]} (e.g. {missing[0]}): "
-                f"pass a complete {family} checkpoint"
-            )
+        refuse_missing_weights(info, folder, _MODEL_CLASSES[family], family)
         network.to(where).eval()
         name = str(folder) if Path(source).expanduser().is_dir() else source
         return cls(name, network, processor, device=str(where), dtype=precision, batch_size=batch_size)
