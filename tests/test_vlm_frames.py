@@ -3,12 +3,15 @@ shot or a trigger gets, and the cleanup."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from engine.decode import FpsSampler, open_decoder, sample_indices
+from engine.errors import OutputError
 from engine.vlm.frames import VlmFrames, shot_images, trigger_image
 
 
@@ -59,6 +62,17 @@ def test_discard_removes_every_kept_frame(films, tmp_path: Path) -> None:
     truth = films["h264-cfr.mkv"]
     frames = keep(truth.path, tmp_path, 2.0)
     assert frames.folder.parent == tmp_path and frames.folder.name.startswith(".film.vlm-frames.")
+    frames.load(frames.nearest(0))  # reading waits for the writer thread
     assert len(list(frames.folder.iterdir())) == len(sample_indices(truth.seconds, 2.0))
     frames.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_frame_that_cannot_be_written_is_an_output_error_naming_the_fix(films, tmp_path: Path) -> None:
+    frames = VlmFrames(tmp_path, "film", 64, 90)
+    shutil.rmtree(frames.folder)  # as if the output folder were taken away mid-run
+    with open_decoder(Path(films["h264-cfr.mkv"].path)) as decoder:
+        frames.save(next(iter(decoder.frames())))
+    with pytest.raises(OutputError, match="choose another folder with --out"):
+        frames.load(0)
+    frames.discard()

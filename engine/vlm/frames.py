@@ -4,7 +4,9 @@ Shots and triggers are known only at the end of the video, so frames are kept wh
 one tap at the run's --fps (the frames of key shots), and, when the trigger stage runs, one at
 its rate (its sampler picks exactly the frames the trigger model scored, so a trigger's own frame
 is there). Each frame is saved once as a JPEG, `width` pixels wide with the display aspect, in a
-hidden folder under the output folder, deleted when the video is done.
+hidden folder under the output folder, deleted when the video is done. The JPEG encoding runs in
+a writer thread (Pillow releases the GIL while it encodes), a few frames behind the decode, so it
+does not slow the decode loop; reading a frame back waits for the writes still pending.
 
 Per shot the model sees the sampled frame nearest to the key frame (the key frame itself when it
 was sampled) and up to `neighbours` more sampled frames nearest to it inside the shot, in time
@@ -16,6 +18,8 @@ from __future__ import annotations
 import bisect
 import shutil
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +28,8 @@ from PIL import Image
 
 from engine.decode import Frame
 from engine.errors import OutputError
+
+MAX_PENDING_WRITES = 16  # frames waiting for the writer: at 672x378, about 12 MB
 
 
 class VlmFrames:
@@ -39,6 +45,8 @@ class VlmFrames:
         self.quality = quality
         self._size: tuple[int, int] | None = None
         self._indices: list[int] = []  # sorted: taps at two rates interleave, each in time order
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm-frames")
+        self._pending: deque[Future] = deque()
 
     def tap(self, fps: float) -> "VlmFrameTap":
         return VlmFrameTap(self, fps)
@@ -56,8 +64,24 @@ class VlmFrames:
                 image = np.asarray(Image.fromarray(image).resize(self._size, Image.BILINEAR))
         else:
             image = frame.to_rgb(*self._size)
-        Image.fromarray(image).save(self._path(frame.index), quality=self.quality)
+        if len(self._pending) >= MAX_PENDING_WRITES:
+            self._check(self._pending.popleft())
+        self._pending.append(self._writer.submit(self._write, image, self._path(frame.index)))
         self._indices.insert(position, frame.index)
+
+    def _write(self, image: np.ndarray, path: Path) -> None:
+        Image.fromarray(image).save(path, quality=self.quality)
+
+    def _check(self, write: Future) -> None:
+        try:
+            write.result()
+        except OSError as err:
+            raise OutputError(f"cannot save frames for the vision-language model in {self.folder}: "
+                              f"{err.strerror or err}; free space or choose another folder with --out") from err
+
+    def _wait_for_writes(self) -> None:
+        while self._pending:
+            self._check(self._pending.popleft())
 
     def nearest(self, index: int) -> int | None:
         """The kept frame nearest to frame `index` (the earlier on a tie); None when none was kept."""
@@ -72,6 +96,7 @@ class VlmFrames:
         return sorted(sorted(inside, key=lambda i: (abs(i - key), i))[:count])
 
     def load(self, index: int) -> np.ndarray:
+        self._wait_for_writes()
         with Image.open(self._path(index)) as image:
             return np.asarray(image.convert("RGB"))
 
@@ -81,6 +106,8 @@ class VlmFrames:
             return np.asarray(image.convert("RGB"))
 
     def discard(self) -> None:
+        self._writer.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _path(self, index: int) -> Path:
