@@ -81,6 +81,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     info = machine.machine_info()
 
     say(f"{PROG}: suite {suite.name} on {machine_id}; films and encoders cached in {cache}")
+    def vlm_figures() -> None:
+        measure_vlm(rec, model=args.vlm_model or suite.vlm_model, url=args.vlm_url, served_model=args.vlm_served_model,
+                    prompts=suite.vlm_prompts, cache=cache, warmup=warmup, repeats=repeats)
+
+    if suite.name == "vlm":  # the vision-language figures alone: no film, no encoder
+        if args.vlm_model is None and machine.gpu_name() is None:
+            raise BackendError(f"suite vlm times {suite.vlm_model} by default, which needs a CUDA device; pass "
+                               "--vlm-model random:tiny or a model folder to time on the CPU")
+        try:
+            _step("vision-language model", vlm_figures)
+        except KeyboardInterrupt:  # the device script's time limit: keep the figures measured so far
+            rec.skip("vlm", "stopped: the time limit came first", "run the suite with more time")
+        return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, None, [])
     if suite.name == "gpu":  # the GPU fast path on one long film: benchmarks.gpu_suite
         from benchmarks.gpu_suite import run_gpu_suite
 
@@ -98,9 +111,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         _step(f"cheap pass {name}", lambda: stages.measure_cheap_pass(rec, truth, warmup, repeats))
     _step("encoder backends", lambda: stages.measure_encoders(rec, encoder, suite.encoder_batch, warmup, repeats))
     _step("kernels", lambda: stages.measure_kernels(rec, suite.kernels_full, warmup, repeats))
-    _step("vision-language model", lambda: measure_vlm(
-        rec, model=args.vlm_model or suite.vlm_model, url=args.vlm_url, served_model=args.vlm_served_model,
-        prompts=suite.vlm_prompts, cache=cache, warmup=warmup, repeats=repeats))
+    _step("vision-language model", vlm_figures)
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as work:
         options = dict(encoder_home=encoder.home, backend="auto", fps=args.fps, warmup=warmup, repeats=repeats,
                        work=Path(work))
@@ -111,7 +122,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float, info: dict[str, Any], rec: Any,
-            warmup: int, repeats: int, encoder: Any, rows: list[dict[str, Any]]) -> int:
+            warmup: int, repeats: int, encoder: Any | None, rows: list[dict[str, Any]]) -> int:
     """Write the suite's section of the report, print the end-to-end summary."""
     from benchmarks.report import write_report
     from benchmarks.vlm_bench import random_weights_notes
@@ -120,7 +131,7 @@ def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float
         "description": suite.description, "command": command,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": time.perf_counter() - clock,
         "machine": info, "versions": rec.versions, "warmup": warmup, "repeats": repeats,
-        "encoder": encoder.describe(), "figures": rec.figures, "side_by_side": rows, "skipped": rec.skipped,
+        "encoder": encoder.describe() if encoder else None, "figures": rec.figures, "side_by_side": rows, "skipped": rec.skipped,
         "notes": random_weights_notes(rec.figures),
     }
     written = write_report(out, suite.name, section)

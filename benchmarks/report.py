@@ -18,7 +18,7 @@ from engine.result import json_bytes, write_atomic
 
 REPORT = "report.json"
 MARKDOWN = "report.md"
-SUITE_ORDER = ("smoke", "cpu", "gpu", "film-2h")
+SUITE_ORDER = ("smoke", "cpu", "gpu", "vlm", "film-2h")
 
 
 def write_report(folder: Path, suite: str, section: dict[str, Any]) -> list[Path]:

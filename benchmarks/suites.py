@@ -97,6 +97,10 @@ SUITES = {
               "1080p H.264 film decoded with 1 and N sessions per decoder and run end to end (engine-run --fps 1)",
               (_LONG_FILM,), encoder="base", encoder_batch=64, warmup=0, repeats=1, needs_gpu=True,
               vlm_model="random:llava-1.5-7b", vlm_prompts=32),
+        Suite("vlm", "the vision-language tasks alone: requests/s and generated tokens/s on a LLaVA-1.5-7B-shaped "
+              "model with random weights (transformers, fp16 on the GPU; --vlm-model for another)",
+              (), encoder="tiny", encoder_batch=1, warmup=1, repeats=3,
+              vlm_model="random:llava-1.5-7b", vlm_prompts=32),
         Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
               (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
               encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0,

@@ -117,3 +117,22 @@ def test_gpu_suite_without_a_gpu_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["--suite", "gpu", "--out", str(tmp_path), "--cache", str(tmp_path)]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["engine-bench: suite gpu needs a CUDA device and none is visible; run --suite cpu"]
+
+
+def test_vlm_suite_times_the_tasks_alone(tmp_path: Path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the default is the 7B-shaped model")
+    assert main(["--suite", "vlm", "--out", str(tmp_path / "default"), "--cache", str(tmp_path)]) == 4
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("engine-bench: suite vlm times random:llava-1.5-7b")
+
+    out = tmp_path / "tiny"
+    assert main(["--suite", "vlm", "--vlm-model", "random:tiny", "--out", str(out), "--cache", str(tmp_path),
+                 "--warmup", "0", "--repeats", "1"]) == 0
+    section = json.loads((out / "report.json").read_text())["suites"]["vlm"]
+    stages = {f["stage"] for f in section["figures"]}
+    assert stages == {"vlm/actions_scored/transformers", "vlm/actions_constrained/transformers",
+                      "vlm/captions/transformers"}
+    assert section["side_by_side"] == [] and section["encoder"] is None
+    assert "random weights" in " ".join(section["notes"]) and "## Suite `vlm`" in (out / "report.md").read_text()
