@@ -53,7 +53,7 @@ def run_side_by_side(
         reference = read_shots(truth_path(truth.path))
         film_rows = []
         for tool, variant, home in tools:
-            outcome = _child(tool, variant, truth.path, home, fps, warmup, repeats, work)
+            outcome = run_child(tool, variant, truth.path, home, fps, warmup, repeats, work)
             scored = tool == "pyscenedetect" or variant == "none" or real_encoder
             scores = score_shots(reference, read_shots(outcome["result"])) if scored else None
             film_rows.append(_record(rec, film_input(truth), truth.end_seconds(), tool, variant, outcome, scores))
@@ -80,29 +80,33 @@ def time_season(
                  "frames": episode.frame_count, "seconds": round(episode.duration, 3),
                  "truth": {"intro": episode.intro, "credits": episode.credits}}
         for variant, home in variants:
-            outcome = _child("filmline", variant, episode.path, home, fps, warmup, repeats, work)
+            outcome = run_child("filmline", variant, episode.path, home, fps, warmup, repeats, work)
             row = _record(rec, given, episode.duration, "filmline", variant, outcome, None,
                           "a season episode: timing only (its truth is the intro and credits)")
             rows.append(row)
     return rows
 
 
-def _child(
-    tool: str, variant: str, film: str, home: Path | None, fps: float, warmup: int, repeats: int, work: Path
+def run_child(
+    tool: str, variant: str, film: str, home: Path | None, fps: float, warmup: int, repeats: int, work: Path,
+    *, timeout: float = CHILD_TIMEOUT, **job: Any,
 ) -> dict[str, Any]:
-    """Run one job in `python -m benchmarks.child`; its figures, or a `BackendError` with its last words."""
+    """Run one job in `python -m benchmarks.child` (`job`: more of its fields, e.g. `decoder`,
+    `weights`); its figures, or a `BackendError` with its last words (the tail of its stderr is
+    echoed on ours, for the logs)."""
     out = Path(tempfile.mkdtemp(prefix=f"{tool}-{variant}-", dir=work))
     job = {"tool": tool, "film": film, "out": str(out), "warmup": warmup, "repeats": repeats,
            "report": str(out / "figures.json"), "fps": fps,
-           **({"backend": variant} if tool == "filmline" else {"detector": variant})}
+           **({"backend": variant} if tool == "filmline" else {"detector": variant}), **job}
     (out / "job.json").write_text(json.dumps(job))
     env = dict(os.environ)
     if home is not None:
         env["ENGINE_HOME"] = str(home)  # also for --backend none: no model of the user's joins in
     command = [sys.executable, "-m", "benchmarks.child", str(out / "job.json")]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT,
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise BackendError(f"the {tool} {variant} run on {Path(film).name} failed: {last}")
     return json.loads((out / "figures.json").read_text())
@@ -139,21 +143,27 @@ def _record(
         details["accuracy"] = None
         details["accuracy_note"] = why_unscored
     rec.add("end_to_end", "realtime_factor", duration / seconds, "x realtime (video s / wall s)",
-            input=given, depends_on=depends, timing=_timing(outcome), **details)
+            input=given, depends_on=depends, timing=child_timing(outcome), **details)
+    return side_by_side_row(given["film"], label, seconds, given["frames"], duration, outcome["peak_rss_bytes"], scores)
+
+
+def side_by_side_row(film: str, tool: str, seconds: float, frames: int, duration: float, peak_rss_bytes: int,
+                     scores: dict[str, Any] | None) -> dict[str, Any]:
+    """One row of the report's side-by-side table (scores: `engine-eval shots`', None when unscored)."""
     boundaries = scores["boundaries"] if scores else None
     return {
-        "film": given["film"],
-        "tool": label,
+        "film": film,
+        "tool": tool,
         "seconds": seconds,
-        "frames_per_second": given["frames"] / seconds,
+        "frames_per_second": frames / seconds,
         "realtime_factor": duration / seconds,
-        "peak_rss_mib": outcome["peak_rss_bytes"] / 2**20,
+        "peak_rss_mib": peak_rss_bytes / 2**20,
         "f1": {name: b["f1"] for name, b in boundaries.items()} if boundaries else None,
         "gradual_f1": scores["gradual"]["f1"] if scores and scores["truth"]["gradual"] else None,
         "seed_mae_seconds": scores["seed_mae_seconds"] if scores else None,
     }
 
 
-def _timing(outcome: dict[str, Any]) -> Timing:
+def child_timing(outcome: dict[str, Any]) -> Timing:
     timing = outcome["timing"]
     return Timing(timing["samples_seconds"], timing["warmup"])

@@ -21,8 +21,6 @@ measured, the steps left listed as stopped.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -188,9 +186,10 @@ def measure_decode_sessions(rec: Recorder, truth: Any, warmup: int, repeats: int
 
 def measure_end_to_end(rec: Recorder, truth: Any, decode_rates: dict[str, float], encoder: BenchEncoder, fps: float,
                        warmup: int, repeats: int) -> list[dict[str, Any]]:
+    from benchmarks.end_to_end import child_timing, side_by_side_row
+    from benchmarks.synthetic import truth_path
     from engine.evaluation.shot_annotations import read_shots
     from engine.evaluation.shot_metrics import score_shots
-    from benchmarks.synthetic import truth_path
 
     reference = read_shots(truth_path(truth.path))
     runs = [("none", "auto"), ("auto", "auto"), ("none", "pyav")]
@@ -213,19 +212,15 @@ def measure_end_to_end(rec: Recorder, truth: Any, decode_rates: dict[str, float]
             rate = truth.frame_count / seconds
             decode_rate = decode_rates.get(ran)
             rec.add("end_to_end", "realtime_factor", duration / seconds, "x realtime (video s / wall s)",
-                    input=film_input(truth), timing=_timing(outcome),
+                    input=film_input(truth), timing=child_timing(outcome),
                     depends_on=("filmline", "torch", "tensorrt", "av"), tool=tool,
                     setup={"backend": backend, "decoder": ran, "fps": fps}, frames_per_second=rate,
                     vs_decode_only=rate / decode_rate if decode_rate else None,
                     peak_gpu_bytes=outcome["peak_gpu_bytes"], peak_rss_bytes=outcome["peak_rss_bytes"],
                     stage_seconds=outcome["stage_seconds"], embedded_frames=outcome["embedded_frames"],
                     models=outcome["models"], command_timing=outcome["command_timing"])
-            boundaries = scores["boundaries"] if scores else None
-            rows.append({"film": Path(truth.path).name, "tool": tool, "seconds": seconds, "frames_per_second": rate,
-                         "realtime_factor": duration / seconds, "peak_rss_mib": outcome["peak_rss_bytes"] / 2**20,
-                         "f1": {name: b["f1"] for name, b in boundaries.items()} if boundaries else None,
-                         "gradual_f1": scores["gradual"]["f1"] if scores and scores["truth"]["gradual"] else None,
-                         "seed_mae_seconds": scores["seed_mae_seconds"] if scores else None})
+            rows.append(side_by_side_row(Path(truth.path).name, tool, seconds, truth.frame_count, duration,
+                                         outcome["peak_rss_bytes"], scores))
     cheap = rows[0]["seconds"] if rows else None
     for row in rows:
         row["time_vs_filmline_cheap_pass"] = row["seconds"] / cheap if cheap else None
@@ -235,26 +230,11 @@ def measure_end_to_end(rec: Recorder, truth: Any, decode_rates: dict[str, float]
 def _engine_run(work: Path, truth: Any, backend: str, decoder: str, encoder: BenchEncoder, fps: float, warmup: int,
                 repeats: int, home: Path) -> dict[str, Any]:
     """`engine-run` on the film in `python -m benchmarks.child`; its figures and the decoder that ran."""
-    out = Path(tempfile.mkdtemp(prefix=f"{backend}-{decoder}-", dir=work))
-    job = {"tool": "filmline", "film": truth.path, "out": str(out), "warmup": warmup, "repeats": repeats,
-           "report": str(out / "figures.json"), "fps": fps, "backend": backend, "decoder": decoder,
-           **({"weights": str(encoder.weights)} if backend != "none" else {})}
-    (out / "job.json").write_text(json.dumps(job))
-    env = {**os.environ, "ENGINE_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.child", str(out / "job.json")], env=env,
-                          capture_output=True, text=True, timeout=CHILD_TIMEOUT, cwd=Path(__file__).resolve().parent.parent)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"engine-run --backend {backend} --decoder {decoder} failed: {last}")
-    outcome = json.loads((out / "figures.json").read_text())
+    from benchmarks.end_to_end import run_child
+
+    weights = {"weights": str(encoder.weights)} if backend != "none" else {}
+    outcome = run_child("filmline", backend, truth.path, home, fps, warmup, repeats, work, timeout=CHILD_TIMEOUT,
+                        decoder=decoder, **weights)
     document = json.loads(Path(outcome["result"]).read_text())
     outcome["decoder"] = document["video"]["decoder"]
     return outcome
-
-
-def _timing(outcome: dict[str, Any]) -> Any:
-    from benchmarks.measure import Timing
-
-    timing = outcome["timing"]
-    return Timing(timing["samples_seconds"], timing["warmup"])
