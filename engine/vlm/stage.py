@@ -139,7 +139,7 @@ class VlmStage:
                 asked.append(_Asked(shot, frames, load))
             else:
                 without.append(shot["index"])
-                shot["vlm_error"] = {"frames": NO_FRAMES}
+                add_error(shot, "frames", NO_FRAMES)
         asked, skipped = cap_shots(asked, self.options.max_shots)
         for item in asked:
             item.entry["vlm_frames"] = item.frames
@@ -178,7 +178,7 @@ class VlmStage:
             item.entry.update(result.fields())
             item.entry["label_method"] = used
             if result.error is not None:
-                item.entry["vlm_error"] = {**(item.entry["vlm_error"] or {}), "labels": result.error}
+                add_error(item.entry, "labels", result.error)
                 failed += 1
         counts = {m: methods.count(m) for m in (SCORED, CONSTRAINED) if m in methods}
         section["actions"] = {"method": next(iter(counts)) if len(counts) == 1 else ("mixed" if counts else None),
@@ -198,7 +198,7 @@ class VlmStage:
             frame, load = trigger_image(self._frames, trigger["frame_index"])
             trigger.update({"vlm_frame": frame, "vlm_error": None})
             if frame is None:
-                trigger["vlm_error"] = {"frames": "no frame of the video was kept"}
+                add_error(trigger, "frames", "no frame of the video was kept")
             else:
                 asked.append(_Asked(trigger, [frame], load))
         config = self.config
@@ -242,8 +242,13 @@ def _record(asked: Sequence[_Asked], answers: Sequence, field: str, task: str) -
     failed = 0
     for item, answer in zip(asked, answers):
         if isinstance(answer, Failed):
-            item.entry["vlm_error"] = {**(item.entry["vlm_error"] or {}), task: answer.error}
+            add_error(item.entry, task, answer.error)
             failed += 1
         else:
             item.entry[field] = answer.text.strip()
     return failed
+
+
+def add_error(entry: dict[str, Any], task: str, error: str) -> None:
+    """Record why `task` has no answer for this shot or trigger, beside the other tasks' errors."""
+    entry["vlm_error"] = {**(entry["vlm_error"] or {}), task: error}
