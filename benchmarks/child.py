@@ -1,6 +1,6 @@
 """One end-to-end job in a fresh process, so its peak memory is its own.
 
-    python -m benchmarks.child JOB.json
+    python -m filmline.benchmarks.child JOB.json
 
 The job names a tool (`filmline` with a backend, optionally a decoder and the encoder's weights
 folder; or `pyscenedetect` with a detector), one film, warm-up and repeat counts, and where to
@@ -25,12 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import Timing, time_runs
+from filmline.benchmarks.measure import Timing, time_runs
 
 
 def run_filmline(job: dict[str, Any]) -> dict[str, Any]:
     """`engine-run` itself, called in this process once per run (imports stay warm)."""
-    from engine.cli import main as engine_run
+    from filmline.engine.cli import main as engine_run
 
     film, out = Path(job["film"]), Path(job["out"])
     argv = [str(film), "--out", str(out), "--backend", job["backend"], "--fps", str(job["fps"]), "--no-progress"]

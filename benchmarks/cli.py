@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from engine.cli_support import add_debug_flag, run_reporting_errors, say
-from engine.errors import BackendError, BadInputError
+from filmline.engine.cli_support import add_debug_flag, run_reporting_errors, say
+from filmline.engine.errors import BackendError, BadInputError
 
 PROG = "engine-bench"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks.suites import SUITES
+    from filmline.benchmarks.suites import SUITES
 
     parser = argparse.ArgumentParser(prog=PROG, description="Measure every stage and whole runs; write a report.")
     parser.add_argument("--suite", required=True, choices=sorted(SUITES),
@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from benchmarks import end_to_end, machine, stages
-    from benchmarks.encoders import build_bench_encoder, built_encoder
-    from benchmarks.films import ensure_film
-    from benchmarks.measure import Recorder
-    from benchmarks.suites import SUITES
-    from benchmarks.vlm_bench import measure_vlm
-    from engine.home import engine_home
+    from filmline.benchmarks import end_to_end, machine, stages
+    from filmline.benchmarks.encoders import build_bench_encoder, built_encoder
+    from filmline.benchmarks.films import ensure_film
+    from filmline.benchmarks.measure import Recorder
+    from filmline.benchmarks.suites import SUITES
+    from filmline.benchmarks.vlm_bench import measure_vlm
+    from filmline.engine.home import engine_home
 
     suite = SUITES[args.suite]
     warmup = suite.warmup if args.warmup is None else args.warmup
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             rec.skip("vlm", "stopped: the time limit came first", "run the suite with more time")
         return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, None, [])
     if suite.name == "gpu":  # the GPU fast path on one long film: benchmarks.gpu_suite
-        from benchmarks.gpu_suite import run_gpu_suite
+        from filmline.benchmarks.gpu_suite import run_gpu_suite
 
         encoder, rows = run_gpu_suite(rec, suite, cache, args, warmup, repeats)
         return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, encoder, rows)
@@ -124,8 +124,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float, info: dict[str, Any], rec: Any,
             warmup: int, repeats: int, encoder: Any | None, rows: list[dict[str, Any]]) -> int:
     """Write the suite's section of the report, print the end-to-end summary."""
-    from benchmarks.report import write_report
-    from benchmarks.vlm_bench import random_weights_notes
+    from filmline.benchmarks.report import write_report
+    from filmline.benchmarks.vlm_bench import random_weights_notes
 
     section = {
         "description": suite.description, "command": command,
@@ -142,14 +142,14 @@ def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float
 
 def _season(rec: Any, suite: Any, cache: Path, options: dict[str, Any]) -> list[dict[str, Any]]:
     """The suite's synthetic season end to end, when it has one and the generator is there."""
-    from benchmarks import end_to_end
-    from benchmarks.films import ensure_season
+    from filmline.benchmarks import end_to_end
+    from filmline.benchmarks.films import ensure_season
 
     if suite.season is None:
         return []
     episodes = _step(f"season {suite.season.name}", lambda: ensure_season(suite.season, cache / "films"))
     if episodes is None:
-        rec.skip("end_to_end/season", "benchmarks.synthetic_series is not available", "add that module")
+        rec.skip("end_to_end/season", "filmline.benchmarks.synthetic_series is not available", "add that module")
         return []
     if not suite.season.with_encoder:
         options = {**options, "encoder_home": None, "home": options["encoder_home"]}

@@ -1,6 +1,6 @@
 """NVDEC on a GPU machine, in one run: does it decode what PyAV decodes, and how fast.
 
-`python -m benchmarks.decode_check --out DIR` (what `benchmarks/device/decode_check.sh` runs):
+`python -m filmline.benchmarks.decode_check --out DIR` (what `benchmarks/device/decode_check.sh` runs):
 
 1. Writes what the machine has (GPU, driver's NVDEC, PyNvVideoCodec and its API) to `api.txt`.
 2. Makes a 1080p H.264 film of `--minutes` at 24 fps: one minute rendered by
@@ -32,7 +32,7 @@ import av
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.decode_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m filmline.benchmarks.decode_check", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for decode_check.json and api.txt")
     parser.add_argument("--minutes", type=float, default=10.0, help="film length (default %(default)s)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/decode_check"), help="folder for the film")
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
 
-    from engine.decode import nvdec_environment
+    from filmline.engine.decode import nvdec_environment
 
     report: dict = {"machine": _machine(), "environment": repr(nvdec_environment())}
     (args.out / "api.txt").write_text(_api_dump())
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def make_film(path: Path, minutes: float) -> Path:
     """A 1080p, 24 fps H.264 film of `minutes`: one rendered minute, repeated."""
-    from benchmarks.films import timeline
-    from benchmarks.synthetic import write_film
+    from filmline.benchmarks.films import timeline
+    from filmline.benchmarks.synthetic import write_film
 
     if path.exists():
         return path
@@ -91,8 +91,8 @@ def _end_pts(packets: list[av.Packet]) -> int:
 
 
 def measure(film: Path) -> dict:
-    from engine.decode import NvdecEnvironment, nvdec_environment, open_decoder, sample_indices
-    from engine.decode.nvdec import decoder_engines
+    from filmline.engine.decode import NvdecEnvironment, nvdec_environment, open_decoder, sample_indices
+    from filmline.engine.decode.nvdec import decoder_engines
 
     results: dict = {}
     started = time.perf_counter()
@@ -125,8 +125,8 @@ def _decode_and_statistics(film: Path, sessions: int, batch: int = 16) -> dict:
     """NVDEC frames straight into the Triton statistics kernel, batch by batch, on the GPU."""
     import torch
 
-    import kernels
-    from engine.decode import open_decoder
+    from filmline import kernels
+    from filmline.engine.decode import open_decoder
 
     count = 0
     previous = None
@@ -147,8 +147,8 @@ def _decode_and_statistics(film: Path, sessions: int, batch: int = 16) -> dict:
 
 
 def _pipeline(film: Path, sessions: int) -> dict:
-    from engine.cli import _settings, build_parser
-    from engine.pipeline import analyze_video
+    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.pipeline import analyze_video
 
     settings = _settings(build_parser().parse_args([str(film)]))
     runs = {}

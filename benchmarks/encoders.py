@@ -51,7 +51,7 @@ class BenchEncoder:
 
 def build_bench_encoder(size: str, cache: Path, progress: Callable[[str], None] = lambda line: None) -> BenchEncoder:
     """Save the random model once under `cache`, then build (or reuse) its artifact there."""
-    from export.build import BuildRequest, build
+    from filmline.export.build import BuildRequest, build
 
     weights = save_bench_weights(size, cache, progress)
     home = cache / f"home-{size}"
@@ -89,8 +89,8 @@ def _described(size: str, home: Path, weights: Path, built: tuple[str, ...]) -> 
 
 def built_encoder(home: Path) -> BenchEncoder:
     """The real encoder `engine-build` put in `home` (`--real-encoder`): its figures count."""
-    from engine.errors import MissingModelError
-    from export.manifest import MANIFEST, read_manifest
+    from filmline.engine.errors import MissingModelError
+    from filmline.export.manifest import MANIFEST, read_manifest
 
     folder = home / MODEL
     if not (folder / MANIFEST).is_file():

@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import Recorder, Timing, film_input
-from benchmarks.synthetic import truth_path
-from engine.errors import BackendError
+from filmline.benchmarks.measure import Recorder, Timing, film_input
+from filmline.benchmarks.synthetic import truth_path
+from filmline.engine.errors import BackendError
 
 PEERS = ("detect-adaptive", "detect-content")
 CHILD_TIMEOUT = 3600  # seconds; a two-hour film on a slow machine still fits
@@ -36,8 +36,8 @@ def run_side_by_side(
     fps: float, warmup: int, repeats: int, work: Path,
 ) -> list[dict[str, Any]]:
     """Measure every tool on every film; returns one comparison row per (film, tool)."""
-    from engine.evaluation.shot_annotations import read_shots
-    from engine.evaluation.shot_metrics import score_shots
+    from filmline.engine.evaluation.shot_annotations import read_shots
+    from filmline.engine.evaluation.shot_metrics import score_shots
 
     have_peer = importlib.util.find_spec("scenedetect") is not None and importlib.util.find_spec("cv2") is not None
     if not have_peer:
@@ -91,7 +91,7 @@ def run_child(
     tool: str, variant: str, film: str, home: Path | None, fps: float, warmup: int, repeats: int, work: Path,
     *, timeout: float = CHILD_TIMEOUT, **job: Any,
 ) -> dict[str, Any]:
-    """Run one job in `python -m benchmarks.child` (`job`: more of its fields, e.g. `decoder`,
+    """Run one job in `python -m filmline.benchmarks.child` (`job`: more of its fields, e.g. `decoder`,
     `weights`); its figures, or a `BackendError` with its last words (the tail of its stderr is
     echoed on ours, for the logs)."""
     out = Path(tempfile.mkdtemp(prefix=f"{tool}-{variant}-", dir=work))
@@ -102,7 +102,7 @@ def run_child(
     env = dict(os.environ)
     if home is not None:
         env["ENGINE_HOME"] = str(home)  # also for --backend none: no model of the user's joins in
-    command = [sys.executable, "-m", "benchmarks.child", str(out / "job.json")]
+    command = [sys.executable, "-m", "filmline.benchmarks.child", str(out / "job.json")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:

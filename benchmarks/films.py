@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import synthetic, synthetic_looks
-from benchmarks.suites import FilmSpec, SeasonSpec
-from benchmarks.synthetic import Dissolve, Fade, Flash, GroundTruth, Pan, Shot, Wipe, Zoom, write_film
+from filmline.benchmarks import synthetic, synthetic_looks
+from filmline.benchmarks.suites import FilmSpec, SeasonSpec
+from filmline.benchmarks.synthetic import Dissolve, Fade, Flash, GroundTruth, Pan, Shot, Wipe, Zoom, write_film
 
 SHORT = "short"  # a shot under one second
 
@@ -102,7 +102,7 @@ def _transition_frames(shot: Shot) -> int:
 def ensure_season(spec: SeasonSpec, folder: Path) -> list | None:
     """The season's `EpisodeTruth`s, written once into `folder/<name>`; None without the module."""
     try:
-        from benchmarks import synthetic_series
+        from filmline.benchmarks import synthetic_series
     except ImportError:
         return None
     target = folder / spec.name

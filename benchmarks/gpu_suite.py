@@ -28,8 +28,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.encoders import MODEL, BenchEncoder
-from benchmarks.measure import Recorder, film_input, time_runs
+from filmline.benchmarks.encoders import MODEL, BenchEncoder
+from filmline.benchmarks.measure import Recorder, film_input, time_runs
 
 BATCHES = (1, 8, 32, 64, 128, 256)
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -42,10 +42,10 @@ CHILD_TIMEOUT = 1800
 def run_gpu_suite(rec: Recorder, suite: Any, cache: Path, args: Any, warmup: int,
                   repeats: int) -> tuple[BenchEncoder, list[dict[str, Any]]]:
     """Every step above into `rec`; the encoder timed and the end-to-end rows for the report."""
-    from benchmarks.encoders import bench_weights, built_encoder
-    from benchmarks.long_film import ensure_long_film
-    from benchmarks.vlm_bench import measure_vlm
-    from engine.home import engine_home
+    from filmline.benchmarks.encoders import bench_weights, built_encoder
+    from filmline.benchmarks.long_film import ensure_long_film
+    from filmline.benchmarks.vlm_bench import measure_vlm
+    from filmline.engine.home import engine_home
 
     # PyTorch runs the weights themselves: no ONNX export or TensorRT build to wait for.
     encoder = built_encoder(engine_home()) if args.real_encoder else bench_weights(suite.encoder, cache / "models")
@@ -109,11 +109,11 @@ def print_targets(figures: list[dict[str, Any]]) -> None:
 def measure_encoder_sweep(rec: Recorder, encoder: BenchEncoder) -> None:
     import torch
 
-    from engine.backends import available_backends
-    from engine.backends.base import EncoderInfo
-    from engine.backends.torch_runner import TorchRunner
-    from engine.config import model_spec
-    from export.loading import load_encoder
+    from filmline.engine.backends import available_backends
+    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends.torch_runner import TorchRunner
+    from filmline.engine.config import model_spec
+    from filmline.export.loading import load_encoder
 
     for status in available_backends():
         if status.name == "tensorrt" and not status.available:
@@ -158,7 +158,7 @@ def measure_encoder_sweep(rec: Recorder, encoder: BenchEncoder) -> None:
 
 def measure_decode_sessions(rec: Recorder, truth: Any, warmup: int, repeats: int) -> dict[str, float]:
     """Decode-only frames/s per decoder and session count; returns the best frames/s per decoder."""
-    from engine.decode import open_decoder
+    from filmline.engine.decode import open_decoder
 
     path = Path(truth.path)
     best: dict[str, float] = {}
@@ -186,10 +186,10 @@ def measure_decode_sessions(rec: Recorder, truth: Any, warmup: int, repeats: int
 
 def measure_end_to_end(rec: Recorder, truth: Any, decode_rates: dict[str, float], encoder: BenchEncoder, fps: float,
                        warmup: int, repeats: int) -> list[dict[str, Any]]:
-    from benchmarks.end_to_end import child_timing, side_by_side_row
-    from benchmarks.synthetic import truth_path
-    from engine.evaluation.shot_annotations import read_shots
-    from engine.evaluation.shot_metrics import score_shots
+    from filmline.benchmarks.end_to_end import child_timing, side_by_side_row
+    from filmline.benchmarks.synthetic import truth_path
+    from filmline.engine.evaluation.shot_annotations import read_shots
+    from filmline.engine.evaluation.shot_metrics import score_shots
 
     reference = read_shots(truth_path(truth.path))
     runs = [("none", "auto"), ("auto", "auto"), ("none", "pyav")]
@@ -229,8 +229,8 @@ def measure_end_to_end(rec: Recorder, truth: Any, decode_rates: dict[str, float]
 
 def _engine_run(work: Path, truth: Any, backend: str, decoder: str, encoder: BenchEncoder, fps: float, warmup: int,
                 repeats: int, home: Path) -> dict[str, Any]:
-    """`engine-run` on the film in `python -m benchmarks.child`; its figures and the decoder that ran."""
-    from benchmarks.end_to_end import run_child
+    """`engine-run` on the film in `python -m filmline.benchmarks.child`; its figures and the decoder that ran."""
+    from filmline.benchmarks.end_to_end import run_child
 
     weights = {"weights": str(encoder.weights)} if backend != "none" else {}
     outcome = run_child("filmline", backend, truth.path, home, fps, warmup, repeats, work, timeout=CHILD_TIMEOUT,

@@ -1,7 +1,7 @@
 """Times the fused kernels against the naive PyTorch composition of the same operation.
 
-    python -m benchmarks.kernels_bench --device cuda --out DIR
-    python -m benchmarks.kernels_bench --device cpu --small --out DIR   # smoke test, reference only
+    python -m filmline.benchmarks.kernels_bench --device cuda --out DIR
+    python -m filmline.benchmarks.kernels_bench --device cpu --small --out DIR   # smoke test, reference only
 
 On CUDA the kernels run through Triton (`impl="triton"`), timed with CUDA events after warm-up,
 median of repeats. On the CPU the "kernel" is the reference implementation. Memory-bound
@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-import kernels
-from kernels import reference
+from filmline import kernels
+from filmline.kernels import reference
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         "device": device_name,
         "torch": torch.__version__,
         "triton": _version("triton"),
-        "command": " ".join(["python -m benchmarks.kernels_bench", *argv]),
+        "command": " ".join(["python -m filmline.benchmarks.kernels_bench", *argv]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "warmup": warmup,
         "repeats": repeats,

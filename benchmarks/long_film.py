@@ -7,7 +7,7 @@ timeline, H.264 in MP4 with the time base 1/(fps·100), so every timestamp is ex
 joined by copying their packets, shifted in time, into one file: a real single stream whose
 every part starts at a keyframe. The truth is the parts' truths, shifted; each join is a cut.
 
-    python -m benchmarks.long_film --cache DIR   # the gpu suite's film, ahead of engine-bench
+    python -m filmline.benchmarks.long_film --cache DIR   # the gpu suite's film, ahead of engine-bench
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import av
 
-from benchmarks.films import ensure_film
-from benchmarks.suites import SUITES, FilmSpec
-from benchmarks.synthetic import GroundTruth, Span
+from filmline.benchmarks.films import ensure_film
+from filmline.benchmarks.suites import SUITES, FilmSpec
+from filmline.benchmarks.synthetic import GroundTruth, Span
 
 
 PARTS = 10  # the gpu suite's film: ten parts of a minute

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.plots import write_plots
-from engine.errors import BadInputError
-from engine.result import json_bytes, write_atomic
+from filmline.benchmarks.plots import write_plots
+from filmline.engine.errors import BadInputError
+from filmline.engine.result import json_bytes, write_atomic
 
 REPORT = "report.json"
 MARKDOWN = "report.md"

@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.encoders import MODEL, BenchEncoder
-from benchmarks.measure import Recorder, film_input, time_runs
+from filmline.benchmarks.encoders import MODEL, BenchEncoder
+from filmline.benchmarks.measure import Recorder, film_input, time_runs
 
 CHEAP_PASS_FRAMES = 3000  # thumbnails held for the cheap-pass figure (7 KB each)
 
 
 def measure_decode(rec: Recorder, truth: Any, warmup: int, repeats: int) -> None:
-    from engine.decode import open_decoder
-    from engine.stages.cheap_pass import THUMB_SIZE
+    from filmline.engine.decode import open_decoder
+    from filmline.engine.stages.cheap_pass import THUMB_SIZE
 
     path = Path(truth.path)
 
@@ -49,11 +49,11 @@ def measure_decode(rec: Recorder, truth: Any, warmup: int, repeats: int) -> None
 
 
 def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> None:
-    from engine.config import pipeline_defaults
-    from engine.decode import open_decoder
-    from engine.pipeline import STATS_BATCH
-    from engine.stages.cheap_pass import THUMB_SIZE, CheapPass
-    from engine.stages.cut_candidates import CutCandidateDetector
+    from filmline.engine.config import pipeline_defaults
+    from filmline.engine.decode import open_decoder
+    from filmline.engine.pipeline import STATS_BATCH
+    from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapPass
+    from filmline.engine.stages.cut_candidates import CutCandidateDetector
 
     shots = pipeline_defaults()["shots"]
     thumbs = []
@@ -79,7 +79,7 @@ def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
 
 
 def measure_encoders(rec: Recorder, encoder: BenchEncoder, batch: int, warmup: int, repeats: int) -> None:
-    from engine.backends import available_backends, create_runner
+    from filmline.engine.backends import available_backends, create_runner
 
     size = encoder.image_size
     pixels = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
@@ -105,7 +105,7 @@ def measure_encoders(rec: Recorder, encoder: BenchEncoder, batch: int, warmup: i
 def measure_kernels(rec: Recorder, full: bool, warmup: int, repeats: int) -> None:
     import torch
 
-    from benchmarks import kernels_bench
+    from filmline.benchmarks import kernels_bench
 
     device = "cuda" if full and torch.cuda.is_available() else "cpu"
     small = device == "cpu"

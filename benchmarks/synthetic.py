@@ -39,7 +39,7 @@ from typing import Iterator, NamedTuple, Sequence
 import av
 import numpy as np
 
-from benchmarks.synthetic_looks import Looks, Step, _ShotLook  # noqa: F401  (_ShotLook: synthetic_series)
+from filmline.benchmarks.synthetic_looks import Looks, Step, _ShotLook  # noqa: F401  (_ShotLook: synthetic_series)
 
 CODECS = {
     "h264": ("libx264", {"preset": "veryfast", "crf": "18"}),

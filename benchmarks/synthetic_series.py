@@ -24,8 +24,8 @@ from typing import Iterable
 import av
 import numpy as np
 
-from benchmarks.synthetic import CODECS, TICKS_PER_FRAME, _ShotLook
-from engine.training.intro_annotations import format_time
+from filmline.benchmarks.synthetic import CODECS, TICKS_PER_FRAME, _ShotLook
+from filmline.engine.training.intro_annotations import format_time
 
 SERIES_TRUTH = "series.truth.json"
 ANNOTATIONS = "annotations.json"  # seed 002's format: {"episode.mkv": {"start", "end"}}

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.measure import Recorder, time_runs
+from filmline.benchmarks.measure import Recorder, time_runs
 
 RANDOM = "random:"
 RANDOM_WEIGHTS = "random weights (seed 0)"
@@ -29,7 +29,7 @@ DEPENDS = ("torch", "transformers", "tensorrt_llm")
 
 def measure_vlm(rec: Recorder, *, model: str, url: str | None, served_model: str | None, prompts: int,
                 cache: Path, warmup: int, repeats: int) -> None:
-    from engine.vlm.config import VlmConfig
+    from filmline.engine.vlm.config import VlmConfig
 
     if prompts < 1:
         rec.skip("vlm", "this suite measures no vision-language prompts", "run --suite smoke, cpu or gpu")
@@ -60,7 +60,7 @@ def random_weights_notes(figures: list[dict[str, Any]]) -> list[str]:
 def _resolve(model: str, cache: Path) -> tuple[str, str]:
     """The model folder or id to open, and how its weights are described in the report."""
     if model.startswith(RANDOM):
-        from benchmarks.vlm_model import build_random_llava
+        from filmline.benchmarks.vlm_model import build_random_llava
 
         shape = model[len(RANDOM):]
         return str(build_random_llava(shape, cache / "models" / f"llava-{shape}-random")), f"{RANDOM_WEIGHTS}, {shape} shape"
@@ -69,8 +69,8 @@ def _resolve(model: str, cache: Path) -> tuple[str, str]:
 
 def _backends(folder: str, url: str | None, served_model: str | None, config: Any,
               rec: Recorder) -> list[tuple[str, Callable[[], Any]]]:
-    from engine.vlm import open_backend
-    from engine.vlm.options import VlmOptions
+    from filmline.engine.vlm import open_backend
+    from filmline.engine.vlm.options import VlmOptions
 
     found: list[tuple[str, Callable[[], Any]]] = []
 
@@ -91,8 +91,8 @@ def _backends(folder: str, url: str | None, served_model: str | None, config: An
 
 
 def _measure_backend(rec: Recorder, backend: Any, config: Any, count: int, weights: str, warmup: int, repeats: int) -> None:
-    from engine.vlm.actions import CONSTRAINED, SCORED, action_question
-    from engine.vlm.base import Failed, VlmPrompt
+    from filmline.engine.vlm.actions import CONSTRAINED, SCORED, action_question
+    from filmline.engine.vlm.base import Failed, VlmPrompt
 
     height = round(config.image_width * 9 / 16)
     rng = np.random.default_rng(0)

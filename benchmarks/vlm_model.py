@@ -9,7 +9,7 @@ The tokenizer is a small BPE trained here on the stage's own prompts (the real o
 downloaded on the build machines); the prompts tokenise into a similar number of tokens, and the
 image tokens dominate the prompt either way.
 
-    python -m benchmarks.vlm_model --shape llava-1.5-7b --out ~/models/llava-1.5-7b-random
+    python -m filmline.benchmarks.vlm_model --shape llava-1.5-7b --out ~/models/llava-1.5-7b-random
     engine-bench --suite gpu --vlm-model random:llava-1.5-7b      # builds it into the cache itself
 """
 
@@ -95,7 +95,7 @@ def _tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from engine.config import read_config
+    from filmline.engine.config import read_config
 
     config = read_config("vlm.yaml")
     corpus = [json.dumps(config), "USER: ASSISTANT: " + " ".join(config["categories"])]
@@ -111,7 +111,7 @@ def _tokenizer():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.vlm_model", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m filmline.benchmarks.vlm_model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), required=True)
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
     parser.add_argument("--seed", type=int, default=0)

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_support import add_debug_flag, run_reporting_errors, say
-from engine.config import pipeline_defaults
-from engine.errors import BadInputError, OutputError
-from engine.progress import shows_progress, silence_library_bars
-from engine.vlm.options import VlmOptions, add_vlm_flags
+from filmline.engine.cli_support import add_debug_flag, run_reporting_errors, say
+from filmline.engine.config import pipeline_defaults
+from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.progress import shows_progress, silence_library_bars
+from filmline.engine.vlm.options import VlmOptions, add_vlm_flags
 
 PROG = "engine-run"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
@@ -80,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     out_dir = _prepare_out_dir(args.out)
     _check_unique_stems(videos)
 
-    from engine.decode import open_decoder  # heavy: PyAV
-    from engine.encoder_setup import open_encoder  # heavy: torch and the backends
-    from engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
-    from engine.result import write_result
-    from engine.vlm.config import VlmConfig
-    from engine.vlm.stage import VlmStage
+    from filmline.engine.decode import open_decoder  # heavy: PyAV
+    from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
+    from filmline.engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
+    from filmline.engine.result import write_result
+    from filmline.engine.vlm.config import VlmConfig
+    from filmline.engine.vlm.stage import VlmStage
 
     vlm_config = VlmConfig.load(vlm_options.config_path)
 
@@ -148,7 +148,7 @@ def _expand_series_folders(paths: list[Path]) -> list[Path]:
 
 
 def _settings(args: argparse.Namespace):
-    from engine.pipeline import ShotSettings
+    from filmline.engine.pipeline import ShotSettings
 
     if args.fps <= 0:
         raise BadInputError(f"--fps must be positive, got {args.fps}; try --fps 1")
@@ -206,9 +206,9 @@ def _check_unique_stems(videos: list[Path]) -> None:
 
 def _run_one(video: Path, settings, encoder, extra, vlm, models: dict[str, Any], out_dir: Path,
              args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    from engine.document import build_document
-    from engine.pipeline import analyze_video
-    from engine.progress import FrameProgress
+    from filmline.engine.document import build_document
+    from filmline.engine.pipeline import analyze_video
+    from filmline.engine.progress import FrameProgress
 
     started = time.perf_counter()
     if encoder is not None:

@@ -7,7 +7,7 @@ import sys
 import traceback
 from typing import Callable
 
-from engine.errors import EngineError
+from filmline.engine.errors import EngineError
 
 
 def say(message: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 
 def _config_root() -> Traversable:
@@ -19,7 +19,7 @@ def _config_root() -> Traversable:
     checkout = Path(__file__).resolve().parent.parent / "configs"
     if (checkout / "pipeline.yaml").is_file():
         return checkout
-    return resources.files("engine.configs")
+    return resources.files("filmline.engine.configs")
 
 
 def read_config(relative: str) -> dict[str, Any]:

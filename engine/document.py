@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import engine
-from engine.pipeline import ShotSettings, VideoAnalysis
-from engine.result import SCHEMA_VERSION
-from engine.stages.shots import Boundary
+import filmline
+from filmline.engine.pipeline import ShotSettings, VideoAnalysis
+from filmline.engine.result import SCHEMA_VERSION
+from filmline.engine.stages.shots import Boundary
 
 
 def build_document(
@@ -61,7 +61,7 @@ def build_document(
     frame_count = len(seconds)
     return {
         "schema_version": SCHEMA_VERSION,
-        "engine": {"name": "filmline", "version": engine.__version__,
+        "engine": {"name": "filmline", "version": filmline.__version__,
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "video": {
             "path": str(path),

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.backends import Runner
-from engine.preprocess import to_pixels
+from filmline.engine.backends import Runner
+from filmline.engine.preprocess import to_pixels
 
 if TYPE_CHECKING:
-    from engine.decode import Frame
-    from engine.gpu_preprocess import DevicePreprocessor
+    from filmline.engine.decode import Frame
+    from filmline.engine.gpu_preprocess import DevicePreprocessor
 
 DEFAULT_DEPTH = 2  # full batches waiting for the worker
 _STOP = object()
@@ -199,7 +199,7 @@ def _device_preprocessor(runner: Runner) -> DevicePreprocessor | None:
     """Preparation on the runner's GPU, for frames decoded there; None for a CPU runner."""
     if runner.device != "cuda":
         return None
-    from engine.gpu_preprocess import DevicePreprocessor
+    from filmline.engine.gpu_preprocess import DevicePreprocessor
 
     return DevicePreprocessor(runner.image_size, runner.mean, runner.std, "cuda")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.config import model_spec
-from engine.encoder_queue import EncoderQueue
-from engine.errors import MissingModelError
+from filmline.engine.config import model_spec
+from filmline.engine.encoder_queue import EncoderQueue
+from filmline.engine.errors import MissingModelError
 
 
 def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
@@ -26,7 +26,7 @@ def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
             "fix": "drop --backend none to verify cuts and pick key frames with an image encoder",
         })
         return None, models
-    from engine.backends import create_runner
+    from filmline.engine.backends import create_runner
 
     try:
         runner = create_runner(spec.name, backend, weights=weights, precision=precision)

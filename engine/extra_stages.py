@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.encoder_queue import EncoderQueue
-from engine.errors import MissingModelError
-from engine.luma_features import luma_size
-from engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
+from filmline.engine.encoder_queue import EncoderQueue
+from filmline.engine.errors import MissingModelError
+from filmline.engine.luma_features import luma_size
+from filmline.engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ExtraStages:
             fields["triggers"] = self.triggers.finish()
         intro_features = self._taps["intro"].per_second() if "intro" in self._taps else None
         if intro_features is not None:
-            from engine.stages.intro import IntroSettings
+            from filmline.engine.stages.intro import IntroSettings
 
             for entry in self.intro_model.detect(intro_features, IntroSettings.from_config()):
                 fields[entry["kind"]] = entry
@@ -87,7 +87,7 @@ class ExtraStages:
 
 def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[np.ndarray]) -> None:
     """Fill each episode's missing `intro` / `credits` from the segment that recurs across them."""
-    from engine.stages.series import SeriesSettings, find_recurring
+    from filmline.engine.stages.series import SeriesSettings, find_recurring
 
     found = find_recurring(features, SeriesSettings.from_config())
     for document, entries in zip(documents, found):
@@ -98,7 +98,7 @@ def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[n
 
 
 def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
-    from engine.stages.triggers import TriggerSettings, open_trigger_detector
+    from filmline.engine.stages.triggers import TriggerSettings, open_trigger_detector
 
     overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
     settings = TriggerSettings(**overrides)  # checks the values before any model loads
@@ -113,8 +113,8 @@ def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
 
 
 def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any, EncoderQueue | None]:
-    from engine.backends import create_runner
-    from engine.stages.intro import open_intro_model
+    from filmline.engine.backends import create_runner
+    from filmline.engine.stages.intro import open_intro_model
 
     try:
         model = open_intro_model()

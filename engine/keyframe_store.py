@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.errors import OutputError
+from filmline.engine.errors import OutputError
 
 
 class KeyframeStore:

@@ -17,17 +17,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
-from engine.encoder_queue import EncoderQueue
-from engine.errors import BadInputError
-from engine.keyframe_store import KeyframeStore
-from engine.prefetch import prefetch
-from engine.taps import FrameTap
-from engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
-from engine.stages.cut_candidates import CutCandidateDetector
-from engine.stages.gradual import GradualSettings, find_gradual_transitions
-from engine.stages.keyframes import pick_key_frames
-from engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
+from filmline.engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
+from filmline.engine.encoder_queue import EncoderQueue
+from filmline.engine.errors import BadInputError
+from filmline.engine.keyframe_store import KeyframeStore
+from filmline.engine.prefetch import prefetch
+from filmline.engine.taps import FrameTap
+from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
+from filmline.engine.stages.cut_candidates import CutCandidateDetector
+from filmline.engine.stages.gradual import GradualSettings, find_gradual_transitions
+from filmline.engine.stages.keyframes import pick_key_frames
+from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
 
 STATS_BATCH = 16  # frames per cheap-pass kernel call
 PREFETCH_DEPTH = 8  # decoded frames (with their thumbnails) waiting for the stages

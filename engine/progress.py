@@ -8,7 +8,7 @@ import sys
 
 from tqdm import tqdm
 
-from engine.decode import VideoInfo
+from filmline.engine.decode import VideoInfo
 
 
 def shows_progress(enabled: bool | None) -> bool:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.errors import OutputError
+from filmline.engine.errors import OutputError
 
 SCHEMA_VERSION = "1.0"
 

@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.decode import Frame
-from engine.encoder_queue import EncoderQueue
-from engine.luma_features import luminance, standardise
+from filmline.engine.decode import Frame
+from filmline.engine.encoder_queue import EncoderQueue
+from filmline.engine.luma_features import luminance, standardise
 
 
 class FrameTap(Protocol):

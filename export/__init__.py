@@ -9,18 +9,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from export.manifest import manifest_hash, read_manifest
+from filmline.export.manifest import manifest_hash, read_manifest
 
 _LAZY = {
-    "BatchProfile": "export.build",
-    "BuildRequest": "export.build",
-    "BuildResult": "export.build",
-    "build": "export.build",
-    "Encoder": "export.loading",
-    "WeightsSource": "export.loading",
-    "load_encoder": "export.loading",
-    "locate_weights": "export.loading",
-    "ParityError": "export.validate",
+    "BatchProfile": "filmline.export.build",
+    "BuildRequest": "filmline.export.build",
+    "BuildResult": "filmline.export.build",
+    "build": "filmline.export.build",
+    "Encoder": "filmline.export.loading",
+    "WeightsSource": "filmline.export.loading",
+    "load_encoder": "filmline.export.loading",
+    "locate_weights": "filmline.export.loading",
+    "ParityError": "filmline.export.validate",
 }
 
 __all__ = sorted([*_LAZY, "manifest_hash", "read_manifest"])

@@ -20,16 +20,16 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from engine.backends.base import EncoderInfo
-from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-from engine.config import ModelSpec, model_spec
-from engine.errors import BadInputError, OutputError
-from engine.home import artifact_dir
-from export import manifest as mf
-from export.loading import Encoder, WeightsSource, load_encoder, locate_weights
-from export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
-from export.onnx_export import export_onnx
-from export.validate import Parity, check_parity
+from filmline.engine.backends.base import EncoderInfo
+from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+from filmline.engine.config import ModelSpec, model_spec
+from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.home import artifact_dir
+from filmline.export import manifest as mf
+from filmline.export.loading import Encoder, WeightsSource, load_encoder, locate_weights
+from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
+from filmline.export.onnx_export import export_onnx
+from filmline.export.validate import Parity, check_parity
 
 PRECISIONS = ("fp32", "fp16")
 Progress = Callable[[str], None]
@@ -164,7 +164,7 @@ def build_image_engine(
     trigger CNN's frame encoder). TensorRT >= 11 takes fp16 from an fp16 ONNX.
     `tolerance(precision)` gives (min cosine, max abs error). UNVERIFIED: TensorRT cannot be
     installed where this project is tested (docs/NVIDIA.md)."""
-    from engine.backends.tensorrt_runner import TensorRTRunner
+    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
 
     onnx_file = mf.ONNX_FILE
     fp16 = precision == "fp16"
@@ -205,7 +205,7 @@ def build_image_engine(
 def tensorrt_module() -> tuple[Any, str | None]:
     """The TensorRT builder module, or None and why (not installed, broken, no CUDA device)."""
     try:
-        import export.tensorrt_build as tensorrt_build
+        import filmline.export.tensorrt_build as tensorrt_build
     except ModuleNotFoundError as err:
         if err.name != "tensorrt":
             raise

@@ -9,15 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.cli_support import add_debug_flag, run_reporting_errors
-from engine.errors import BadInputError
+from filmline.engine.cli_support import add_debug_flag, run_reporting_errors
+from filmline.engine.errors import BadInputError
 
 PROG = "engine-build"
 # Models built from a seed project's checkpoint file rather than Hugging Face weights: module
 # that defines `build_from_checkpoint(checkpoint, *, precision, batch, out, force, strict, progress)`.
 CHECKPOINT_MODELS = {
-    "intro": "export.intro",
-    "trigger": "export.trigger",
+    "intro": "filmline.export.intro",
+    "trigger": "filmline.export.trigger",
 }
 
 _EPILOG = """\
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     _quiet_libraries(args.debug)
-    from export.build import BatchProfile, BuildRequest, build
+    from filmline.export.build import BatchProfile, BuildRequest, build
 
     if args.model in CHECKPOINT_MODELS:
         return _build_from_checkpoint(args, BatchProfile.parse(args.batch))

@@ -18,15 +18,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from engine.errors import BackendError, BadInputError
-from engine.home import artifact_dir
-from engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
-from engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
-from export import manifest as mf
-from export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
-from export.models import OPSET
-from export.onnx_export import export_dynamic_batch
-from export.validate import Parity, ParityError
+from filmline.engine.errors import BackendError, BadInputError
+from filmline.engine.home import artifact_dir
+from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
+from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
+from filmline.export import manifest as mf
+from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
+from filmline.export.models import OPSET
+from filmline.export.onnx_export import export_dynamic_batch
+from filmline.export.validate import Parity, ParityError
 
 FAMILY = "intro_transformer"
 # (min cosine, max abs error) of the logits. fp16 bounds are wide enough for half precision over

@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from engine.config import ModelSpec
-from engine.errors import BadInputError, MissingModelError, first_line
-from export.models import ExportConfig, export_config
+from filmline.engine.config import ModelSpec
+from filmline.engine.errors import BadInputError, MissingModelError, first_line
+from filmline.export.models import ExportConfig, export_config
 
 _HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")

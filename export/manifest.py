@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.errors import MissingModelError
+from filmline.engine.errors import MissingModelError
 
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"

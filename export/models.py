@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import ModelSpec
-from engine.errors import BadInputError
+from filmline.engine.config import ModelSpec
+from filmline.engine.errors import BadInputError
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "embeddings"

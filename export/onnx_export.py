@@ -20,9 +20,9 @@ from typing import Iterator
 
 import torch
 
-from engine.errors import BackendError
-from export.loading import Encoder
-from export.models import INPUT_NAME, OPSET, OUTPUT_NAME
+from filmline.engine.errors import BackendError
+from filmline.export.loading import Encoder
+from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise instead of keeping symbolic
 

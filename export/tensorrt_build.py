@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from engine.errors import BackendError
+from filmline.engine.errors import BackendError
 
 VERSION: str = trt.__version__
 HAS_FP16_FLAG: bool = hasattr(trt.BuilderFlag, "FP16")  # False from TensorRT 11 on

@@ -22,18 +22,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.backends.base import EncoderInfo
-from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-from engine.config import ModelSpec, read_config
-from engine.errors import BadInputError, MissingModelError
-from engine.home import artifact_dir
-from engine.models.trigger import TriggerModel, trigger_confidence
-from engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
-from export import manifest as mf
-from export.build import PRECISIONS, BatchProfile, BuildResult, Progress, build_image_engine, check_writable, staging, tensorrt_module
-from export.models import INPUT_NAME, OPSET, OUTPUT_NAME
-from export.onnx_export import export_onnx
-from export.validate import Parity, ParityError, check_parity, random_pixels
+from filmline.engine.backends.base import EncoderInfo
+from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+from filmline.engine.config import ModelSpec, read_config
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.home import artifact_dir
+from filmline.engine.models.trigger import TriggerModel, trigger_confidence
+from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
+from filmline.export import manifest as mf
+from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, Progress, build_image_engine, check_writable, staging, tensorrt_module
+from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
+from filmline.export.onnx_export import export_onnx
+from filmline.export.validate import Parity, ParityError, check_parity, random_pixels
 
 MODEL_NAME = "trigger"
 TORCH_FILE = "trigger.pt"

@@ -14,8 +14,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from engine.errors import BackendError
-from export.loading import Encoder
+from filmline.engine.errors import BackendError
+from filmline.export.loading import Encoder
 
 
 class ParityError(BackendError):

@@ -5,10 +5,10 @@ Every function takes ``impl=None | "auto" | "triton" | "reference"``; None reads
 imports, the reference otherwise). See `kernels._dispatch` for the rule.
 """
 
-from kernels._dispatch import KernelUnavailableError, resolve_impl
-from kernels._embedding_ops import adjacent_similarity, match_runs, shot_centroids
-from kernels._frame_ops import frame_stats_nv12, frame_stats_rgb
-from kernels._types import FrameStats
+from filmline.kernels._dispatch import KernelUnavailableError, resolve_impl
+from filmline.kernels._embedding_ops import adjacent_similarity, match_runs, shot_centroids
+from filmline.kernels._frame_ops import frame_stats_nv12, frame_stats_rgb
+from filmline.kernels._types import FrameStats
 
 __all__ = [
     "FrameStats",

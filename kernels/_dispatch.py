@@ -53,7 +53,7 @@ def _triton_state() -> _TritonState:
         interpreted = bool(knobs.runtime.interpret)
     else:
         interpreted = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
-    modules = {name: importlib.import_module(f"kernels.triton_{name}") for name in _TRITON_MODULES}
+    modules = {name: importlib.import_module(f"filmline.kernels.triton_{name}") for name in _TRITON_MODULES}
     return _TritonState(modules, interpreted, "")
 
 

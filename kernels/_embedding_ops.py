@@ -12,8 +12,8 @@ import numbers
 
 import torch
 
-from kernels import reference
-from kernels._dispatch import resolve_impl, triton_module
+from filmline.kernels import reference
+from filmline.kernels._dispatch import resolve_impl, triton_module
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_LAG_LIMIT = 8

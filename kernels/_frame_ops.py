@@ -6,9 +6,9 @@ import numbers
 
 import torch
 
-from kernels import reference
-from kernels._dispatch import resolve_impl, triton_module
-from kernels._types import FrameStats
+from filmline.kernels import reference
+from filmline.kernels._dispatch import resolve_impl, triton_module
+from filmline.kernels._types import FrameStats
 
 MAX_BINS_PER_CHANNEL = 8
 

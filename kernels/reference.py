@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kernels._types import FrameStats
+from filmline.kernels._types import FrameStats
 
 EPS = 1e-12
 KEY_TIE_TOL = 1e-5  # shot_centroids: cosines this close to the best are ties

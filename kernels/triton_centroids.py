@@ -13,8 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels._dispatch import KernelUnavailableError
-from kernels.reference import EPS, KEY_TIE_TOL
+from filmline.kernels._dispatch import KernelUnavailableError
+from filmline.kernels.reference import EPS, KEY_TIE_TOL
 
 _TILE_ELEMENTS = 8192  # BLOCK_R * BLOCK_D: 32 fp32 registers per thread at 8 warps
 _MAX_D = 16384

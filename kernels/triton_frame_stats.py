@@ -15,8 +15,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels._types import FrameStats
-from kernels.reference import BT601, thumbnail_diff
+from filmline.kernels._types import FrameStats
+from filmline.kernels.reference import BT601, thumbnail_diff
 
 _MAX_CELLS = 16  # thumbnail cells per program along the width
 _MAX_BLOCK_R = 16

@@ -21,8 +21,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels._dispatch import triton_interpreted
-from kernels.reference import EPS
+from filmline.kernels._dispatch import triton_interpreted
+from filmline.kernels.reference import EPS
 
 _BLOCK_T = 64
 _BLOCK_DIAG = 64

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.reference import EPS
+from filmline.kernels.reference import EPS
 
 # Rows per program: every lag adds a [BLOCK_N, BLOCK_D] tile in flight, so blocks shrink for
 # several lags (about 70 registers per thread at one lag, 170 at eight on sm_90, no spills).

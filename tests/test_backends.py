@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import export
-from engine.backends import BACKENDS, available_backends, create_runner
-from engine.errors import BackendError, BadInputError, MissingModelError
+from filmline import export
+from filmline.engine.backends import BACKENDS, available_backends, create_runner
+from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 
 _STATUS = {status.name: status for status in available_backends()}
 _BACKEND_PARAMS = [

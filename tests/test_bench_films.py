@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.films import ensure_film, timeline
-from benchmarks.machine import machine_id
-from benchmarks.measure import time_runs
-from benchmarks.suites import SUITES, FilmSpec
-from benchmarks.synthetic import Dissolve, Fade, Shot, Wipe
+from filmline.benchmarks.films import ensure_film, timeline
+from filmline.benchmarks.machine import machine_id
+from filmline.benchmarks.measure import time_runs
+from filmline.benchmarks.suites import SUITES, FilmSpec
+from filmline.benchmarks.synthetic import Dissolve, Fade, Shot, Wipe
 
 
 def _kinds(shots: list[Shot], fps: float) -> set[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import readme_results
-from benchmarks.cli import main
-from benchmarks.report import write_report
+from filmline.benchmarks import readme_results
+from filmline.benchmarks.cli import main
+from filmline.benchmarks.report import write_report
 
 HAVE_PEER = importlib.util.find_spec("scenedetect") is not None
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None

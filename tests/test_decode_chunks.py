@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.synthetic import GroundTruth, write_film
-from engine.decode import open_decoder
-from engine.decode.chunks import Chunk, ChunkedDecoder, clip_to_chunk, plan_chunks
-from engine.decode.demux import keyframe_pts
-from engine.decode.pyav import PyAVDecoder
-from engine.errors import BadInputError
+from filmline.benchmarks.synthetic import GroundTruth, write_film
+from filmline.engine.decode import open_decoder
+from filmline.engine.decode.chunks import Chunk, ChunkedDecoder, clip_to_chunk, plan_chunks
+from filmline.engine.decode.demux import keyframe_pts
+from filmline.engine.decode.pyav import PyAVDecoder
+from filmline.engine.errors import BadInputError
 
 SHOTS = [30, 25, 40, 20, 35]  # cuts at irregular intervals: frames 30, 55, 95, 115
 CUT_FRAMES = [30, 55, 95, 115]
@@ -170,8 +170,8 @@ class RecordingTap:
 
 
 def test_cuts_on_chunk_edges_are_found_as_without_chunking(open_gop_films: dict[str, Path], tmp_path: Path) -> None:
-    from engine.cli import build_parser, _settings
-    from engine.pipeline import analyze_video
+    from filmline.engine.cli import build_parser, _settings
+    from filmline.engine.pipeline import analyze_video
 
     path = open_gop_films["cuts.mkv"]
     sessions = 8  # a chunk target under the shortest shot: every keyframe starts a chunk

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.synthetic import GroundTruth, write_film
-from engine.cli import main as engine_run
-from engine.decode import NvdecEnvironment, nvdec_environment, nvdec_fallback_reason, open_decoder, sample_indices
-from engine.decode.chunks import ChunkedDecoder
-from engine.decode.nvdec import NvdecFrame, annexb_packets
-from engine.decode.demux import keyframe_pts, open_container, stream_format
-from engine.decode.pyav import SCALING, PyAVDecoder, PyAVFrame
-from engine.gpu_preprocess import YuvFormat
+from filmline.benchmarks.synthetic import GroundTruth, write_film
+from filmline.engine.cli import main as engine_run
+from filmline.engine.decode import NvdecEnvironment, nvdec_environment, nvdec_fallback_reason, open_decoder, sample_indices
+from filmline.engine.decode.chunks import ChunkedDecoder
+from filmline.engine.decode.nvdec import NvdecFrame, annexb_packets
+from filmline.engine.decode.demux import keyframe_pts, open_container, stream_format
+from filmline.engine.decode.pyav import SCALING, PyAVDecoder, PyAVFrame
+from filmline.engine.gpu_preprocess import YuvFormat
 from tests.test_decode_chunks import open_gop_films  # noqa: F401  (fixture)
 from tests.videos import FILMS
 
@@ -144,7 +144,7 @@ def test_nv12_frames_show_display_orientation(films: dict[str, GroundTruth], nam
 
 
 def test_nv12_planes_are_what_the_statistics_kernel_takes(films: dict[str, GroundTruth]) -> None:
-    import kernels
+    from filmline import kernels
 
     (_, frame), = _nv12_frames(films["h264-cfr.mkv"].path, count=1)
     y, uv = frame.nv12()
@@ -206,8 +206,8 @@ def test_nvdec_gives_pyavs_frames_times_and_samples(films: dict[str, GroundTruth
 @pytest.mark.skipif(NO_NVDEC_HERE, reason="needs a CUDA device with NVDEC and PyNvVideoCodec")
 def test_nvdec_open_gop_chunks_and_the_pipeline_match_pyav(open_gop_films: dict[str, Path],  # noqa: F811
                                                            tmp_path: Path) -> None:
-    from engine.cli import _settings, build_parser
-    from engine.pipeline import analyze_video
+    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.pipeline import analyze_video
     from tests.test_decode_chunks import RecordingTap
 
     for name in ("natural.mkv", "natural.mp4", "cuts.mkv"):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.base import Runner
-from engine.decode.pyav import PyAVDecoder
-from engine.encoder_queue import EncoderQueue
+from filmline.engine.backends.base import Runner
+from filmline.engine.decode.pyav import PyAVDecoder
+from filmline.engine.encoder_queue import EncoderQueue
 from tests.tiny_models import tiny_torch_runner
 
 
@@ -130,8 +130,8 @@ def test_add_frame_on_the_host_is_add_of_to_rgb(runner, films):
 def test_device_frames_are_prepared_on_the_gpu(tiny_siglip_dir, films):
     """NV12 frames already on the GPU go through the device preprocessor and the worker's stream,
     and embed like the host path's frames (which differ by the CPU scaler's known error)."""
-    from engine.decode.nvdec import NvdecFrame
-    from engine.gpu_preprocess import YuvFormat
+    from filmline.engine.decode.nvdec import NvdecFrame
+    from filmline.engine.gpu_preprocess import YuvFormat
 
     cuda = tiny_torch_runner(tiny_siglip_dir, "cuda")
     on_device, on_host = EncoderQueue(cuda, 4), EncoderQueue(cuda, 4)

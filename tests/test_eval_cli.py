@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic import GroundTruth, truth_csv_path, truth_path
-from engine.evaluation.cli import main
+from filmline.benchmarks.synthetic import GroundTruth, truth_csv_path, truth_path
+from filmline.engine.evaluation.cli import main
 
 
 def test_scores_several_files_against_one_truth(tmp_path: Path, films: dict[str, GroundTruth], capsys) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadInputError
-from engine.evaluation.shot_annotations import Change, ShotAnnotation
-from engine.evaluation.shot_metrics import (
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.shot_annotations import Change, ShotAnnotation
+from filmline.engine.evaluation.shot_metrics import (
     TOLERANCES,
     Tolerance,
     boundary_scores,
@@ -126,7 +126,7 @@ def test_empty_sides() -> None:
 
 
 def test_recall_by_kind_and_false_alarms_at_negatives() -> None:
-    from engine.evaluation.shot_annotations import Negative
+    from filmline.engine.evaluation.shot_annotations import Negative
 
     truth = ShotAnnotation("t", "test", [], [cut(10), span(40, 48, kind="fade")], FPS,
                            [Negative("flash", 70, 71), Negative("pan", 90, 99)])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic import GroundTruth, truth_csv_path, truth_path
-from engine.errors import BadInputError
-from engine.evaluation.shot_annotations import parse_time, read_shots
+from filmline.benchmarks.synthetic import GroundTruth, truth_csv_path, truth_path
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.shot_annotations import parse_time, read_shots
 
 
 
@@ -47,7 +47,7 @@ def test_synthetic_truth_csv_has_the_same_shots(films: dict[str, GroundTruth]) -
 
 
 def test_result_json_and_its_csv(tmp_path: Path, films: dict[str, GroundTruth]) -> None:
-    from engine.cli import main
+    from filmline.engine.cli import main
 
     truth = films["h264-cfr.mkv"]
     assert main([truth.path, "--backend", "none", "--out", str(tmp_path), "--no-progress"]) == 0

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import export
-from engine.config import model_spec
-from engine.errors import BackendError, MissingModelError
-from export.cli import main
+from filmline import export
+from filmline.engine.config import model_spec
+from filmline.engine.errors import BackendError, MissingModelError
+from filmline.export.cli import main
 
 _HAS_TENSORRT = subprocess.run(
     [sys.executable, "-c", "import tensorrt"], capture_output=True
@@ -129,7 +129,7 @@ def test_manifest_hash_is_short_and_stable(tiny_siglip_home):
 def test_parity_failure_is_typed_and_leaves_nothing(tmp_path, tiny_siglip_dir, monkeypatch,
                                                       capsys):
     strict = dataclasses.replace(model_spec("siglip"), parity_min_cosine=1.5)
-    monkeypatch.setattr("export.build.model_spec", lambda name: strict)
+    monkeypatch.setattr("filmline.export.build.model_spec", lambda name: strict)
     out = tmp_path / "art"
     code = main(["--model", "siglip", "--weights", str(tiny_siglip_dir), "--out", str(out)])
     assert code == BackendError.exit_code
@@ -139,9 +139,9 @@ def test_parity_failure_is_typed_and_leaves_nothing(tmp_path, tiny_siglip_dir, m
 
 def test_check_parity_catches_other_weights(tiny_siglip_home, tmp_path):
     """The ONNX of one checkpoint checked against another checkpoint's PyTorch model fails."""
-    from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-    from engine.backends.base import EncoderInfo
-    from export.validate import ParityError, check_parity
+    from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+    from filmline.engine.backends.base import EncoderInfo
+    from filmline.export.validate import ParityError, check_parity
     from tests.tiny_models import save_tiny_siglip
 
     folder = tiny_siglip_home / "siglip"
@@ -157,8 +157,8 @@ def test_fp16_onnx_export_matches(tiny_siglip_dir, tmp_path):
     """The fp16 graph TensorRT >= 11 would build from: exported and checked on ONNX Runtime."""
     import torch
 
-    from export.build import _onnx_parity
-    from export.onnx_export import export_onnx
+    from filmline.export.build import _onnx_parity
+    from filmline.export.onnx_export import export_onnx
 
     encoder = export.load_encoder(model_spec("siglip"), tiny_siglip_dir)
     export_onnx(encoder, tmp_path / "m.onnx", dtype=torch.float16)

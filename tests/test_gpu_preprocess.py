@@ -14,10 +14,10 @@ import pytest
 import torch
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from benchmarks.synthetic import Dissolve, Shot, write_film
-from engine.decode.pyav import SCALING, PyAVDecoder
-from engine.gpu_preprocess import DevicePreprocessor, YuvFormat
-from engine.preprocess import to_pixels
+from filmline.benchmarks.synthetic import Dissolve, Shot, write_film
+from filmline.engine.decode.pyav import SCALING, PyAVDecoder
+from filmline.engine.gpu_preprocess import DevicePreprocessor, YuvFormat
+from filmline.engine.preprocess import to_pixels
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's: unequal per channel, so a swapped channel shows
 STD = (0.26862954, 0.26130258, 0.27577711)

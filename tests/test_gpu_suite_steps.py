@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.encoders import bench_weights
-from benchmarks.gpu_suite import PYAV_SESSIONS, measure_decode_sessions, measure_end_to_end
-from benchmarks.measure import Recorder
-from benchmarks.synthetic import Dissolve, Shot, write_film
+from filmline.benchmarks.encoders import bench_weights
+from filmline.benchmarks.gpu_suite import PYAV_SESSIONS, measure_decode_sessions, measure_end_to_end
+from filmline.benchmarks.measure import Recorder
+from filmline.benchmarks.synthetic import Dissolve, Shot, write_film
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the device script measures this on a GPU")

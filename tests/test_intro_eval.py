@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from engine.cli_support import run_subcommands
-from engine.errors import BadInputError
-from engine.evaluation.intro import Case, iou, read_results, score, seconds_inside
+from filmline.engine.cli_support import run_subcommands
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.intro import Case, iou, read_results, score, seconds_inside
 
 
 def _eval_cli(*args: str) -> int:
-    return run_subcommands("engine-eval", "test", {"intro": "engine.evaluation.intro"}, ["intro", *args])
+    return run_subcommands("engine-eval", "test", {"intro": "filmline.engine.evaluation.intro"}, ["intro", *args])
 
 
 def test_seconds_inside_follows_the_sampling():

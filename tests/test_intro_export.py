@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-import export
-from engine.errors import BadInputError, MissingModelError
-from engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint
-from engine.stages.intro import IntroSettings, open_intro_model
-from export.cli import main
+from filmline import export
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint
+from filmline.engine.stages.intro import IntroSettings, open_intro_model
+from filmline.export.cli import main
 
 _HAS_TENSORRT = subprocess.run([sys.executable, "-c", "import tensorrt"], capture_output=True).returncode == 0
 TINY = IntroConfig(window=60, dim=32, layers=2, heads=16, feedforward=48)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import BadInputError, MissingModelError
-from engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint, save_checkpoint
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint, save_checkpoint
 
 TINY = dict(window=12, dim=32, layers=2, heads=16, feedforward=48)  # seed 002's 16 heads, tiny widths
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import BadInputError
-from engine.stages.intro import IntroSettings, best_entries, find_segments, sample_span, window_probabilities
+from filmline.engine.errors import BadInputError
+from filmline.engine.stages.intro import IntroSettings, best_entries, find_segments, sample_span, window_probabilities
 
 WINDOW = 12
 

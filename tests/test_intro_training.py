@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.synthetic_series import ANNOTATIONS, write_series
-from engine.cli_support import run_subcommands
-from engine.errors import BadInputError
-from engine.evaluation.intro import Case, score
-from engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint
-from engine.stages.intro import IntroSettings, best_entries
-from engine.training.intro_annotations import Episode, check_duration, load_annotations, parse_time
-from engine.training.intro_features import Embedder
-from engine.training.intro_fit import FitSettings, Labelled, balanced_pieces, fit, predict
+from filmline.benchmarks.synthetic_series import ANNOTATIONS, write_series
+from filmline.engine.cli_support import run_subcommands
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.intro import Case, score
+from filmline.engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint
+from filmline.engine.stages.intro import IntroSettings, best_entries
+from filmline.engine.training.intro_annotations import Episode, check_duration, load_annotations, parse_time
+from filmline.engine.training.intro_features import Embedder
+from filmline.engine.training.intro_fit import FitSettings, Labelled, balanced_pieces, fit, predict
 
 EMBEDDER = "luma-16x9"  # 144-d standardised thumbnails: no weights needed
 TINY = dict(window=60, layers=2, heads=4, feedforward=64, dropout=0.1)
@@ -32,7 +32,7 @@ def season(tmp_path_factory):
 
 
 def _train_cli(*args: str) -> int:
-    return run_subcommands("engine-train", "test", {"intro": "engine.training.intro"}, ["intro", *args])
+    return run_subcommands("engine-train", "test", {"intro": "filmline.engine.training.intro"}, ["intro", *args])
 
 
 def _write(path: Path, annotations: dict) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks import kernels_bench
+from filmline.benchmarks import kernels_bench
 
 
 def test_small_cpu_run_writes_reports(tmp_path: Path) -> None:

@@ -28,10 +28,10 @@ def compile_all() -> None:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from kernels import triton_centroids as tc
-    from kernels import triton_frame_stats as tf
-    from kernels import triton_match as tm
-    from kernels import triton_similarity as ts
+    from filmline.kernels import triton_centroids as tc
+    from filmline.kernels import triton_frame_stats as tf
+    from filmline.kernels import triton_match as tm
+    from filmline.kernels import triton_similarity as ts
 
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import kernels
-from kernels import KernelUnavailableError, _dispatch, reference
+from filmline import kernels
+from filmline.kernels import KernelUnavailableError, _dispatch, reference
 
 _TRITON = importlib.util.find_spec("triton") is not None
 _INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
@@ -101,7 +101,7 @@ def test_import_without_triton() -> None:
     """`import kernels` and the reference path need no Triton; forcing Triton says why not."""
     script = (
         "import sys; sys.modules['triton'] = None\n"
-        "import torch, kernels\n"
+        "import torch\nfrom filmline import kernels\n"
         "kernels.adjacent_similarity(torch.randn(3, 4))\n"
         "try:\n"
         "    kernels.adjacent_similarity(torch.randn(3, 4), impl='triton')\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
-from kernels import FrameStats, reference
+from filmline import kernels
+from filmline.kernels import FrameStats, reference
 
 
 

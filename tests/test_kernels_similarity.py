@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
-from kernels import reference
+from filmline import kernels
+from filmline.kernels import reference
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 

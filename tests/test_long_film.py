@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.long_film import ensure_long_film
-from benchmarks.suites import FilmSpec
-from engine.decode.pyav import PyAVDecoder
+from filmline.benchmarks.long_film import ensure_long_film
+from filmline.benchmarks.suites import FilmSpec
+from filmline.engine.decode.pyav import PyAVDecoder
 
 
 def test_joined_parts_decode_as_one_film_with_their_truth(tmp_path):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from engine.prefetch import prefetch
+from filmline.engine.prefetch import prefetch
 
 
 def test_items_arrive_in_order_transformed() -> None:

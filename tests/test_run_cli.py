@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_film
-from engine.cli import main as engine_run
+from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_film
+from filmline.engine.cli import main as engine_run
 
 TESTVIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyscenedetect" / "testvideo.mp4"
 
@@ -161,13 +161,13 @@ def test_encoder_rejects_candidates_above_tau(film: GroundTruth, tiny_siglip_dir
 
 
 def test_run_finds_the_artifact_engine_build_wrote(film: GroundTruth, tiny_siglip_dir: Path, offline_home: Path, tmp_path: Path, capsys) -> None:
-    from export.cli import main as engine_build
+    from filmline.export.cli import main as engine_build
 
     assert engine_build(["--model", "siglip", "--weights", str(tiny_siglip_dir)]) == 0
     capsys.readouterr()
     run_ok([film.path, "--out", str(tmp_path), "--threshold", "1.0"], capsys)  # no --weights: $ENGINE_HOME
     encoder = read_result(tmp_path, "film")["models"]["encoder"]
-    import export
+    from filmline import export
 
     assert encoder["backend"] == "onnxruntime"  # auto: the fastest runtime on this machine
     assert encoder["manifest_hash"] == export.manifest_hash(offline_home / "siglip")
@@ -296,15 +296,15 @@ def test_console_script_runs_end_to_end(film: GroundTruth, tmp_path: Path) -> No
     done = subprocess.run([script, film.path, "--out", str(tmp_path), "--backend", "none"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "film.json").read_text())["schema_version"]
-    assert subprocess.run([sys.executable, "-m", "engine.cli", "--help"], capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "filmline.engine.cli", "--help"], capture_output=True, timeout=60).returncode == 0
 
 
 def test_triggers_from_a_built_checkpoint_land_in_the_result(film: GroundTruth, tmp_path: Path, capsys) -> None:
     import torch
 
-    from engine.models.trigger import TriggerConfig, TriggerModel
-    from engine.models.trigger_checkpoint import save_trigger_checkpoint
-    from export.cli import main as engine_build
+    from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+    from filmline.engine.models.trigger_checkpoint import save_trigger_checkpoint
+    from filmline.export.cli import main as engine_build
 
     torch.manual_seed(0)
     config = TriggerConfig(encoder="resnet18", width=4, feature_dim=16, hidden_dim=8, image_size=64)

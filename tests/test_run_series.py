@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic_series import EpisodeTruth, write_series
-from engine.cli import main as engine_run
+from filmline.benchmarks.synthetic_series import EpisodeTruth, write_series
+from filmline.engine.cli import main as engine_run
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_intro_model_on_cheap_features_runs_inside_engine_run(season, tmp_path: 
     """An intro model trained on `luma-16x9` features reads them from the same decode."""
     import torch
 
-    from engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
-    from export.cli import main as engine_build
+    from filmline.engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
+    from filmline.export.cli import main as engine_build
 
     folder, truths = season
     monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))

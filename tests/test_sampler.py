@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.synthetic import GroundTruth
-from engine.decode import FpsSampler, open_decoder, sample_indices
-from engine.errors import BadInputError
+from filmline.benchmarks.synthetic import GroundTruth
+from filmline.engine.decode import FpsSampler, open_decoder, sample_indices
+from filmline.engine.errors import BadInputError
 
 
 def reference(seconds: list[float], fps: float) -> list[int]:

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.synthetic_series import ANNOTATIONS, load_series, write_series
-from engine.errors import BadInputError
-from engine.stages.series import SeriesSettings, _pairs, find_recurring
-from engine.training.intro_annotations import parse_time
-from engine.training.intro_features import sample_images
+from filmline.benchmarks.synthetic_series import ANNOTATIONS, load_series, write_series
+from filmline.engine.errors import BadInputError
+from filmline.engine.stages.series import SeriesSettings, _pairs, find_recurring
+from filmline.engine.training.intro_annotations import parse_time
+from filmline.engine.training.intro_features import sample_images
 
 TOLERANCE = 1.0  # seconds, at 1 frame/s
 WITHOUT_INTRO = 2  # 0-based episode number that has no intro

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.stages.cut_candidates import CutCandidateDetector, find_cut_candidates
-from engine.stages.gradual import GradualTransition
-from engine.stages.shots import Boundary, EmbeddingTable, build_shots, decide_boundaries
+from filmline.engine.stages.cut_candidates import CutCandidateDetector, find_cut_candidates
+from filmline.engine.stages.gradual import GradualTransition
+from filmline.engine.stages.shots import Boundary, EmbeddingTable, build_shots, decide_boundaries
 
 
 @st.composite

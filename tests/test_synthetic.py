@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import (
+from filmline.benchmarks.synthetic import (
     Dissolve,
     Fade,
     Gradual,
@@ -17,7 +17,7 @@ from benchmarks.synthetic import (
     truth_path,
     write_film,
 )
-from engine.decode import open_decoder
+from filmline.engine.decode import open_decoder
 
 
 def test_truth_of_the_timeline(films: dict[str, GroundTruth]) -> None:

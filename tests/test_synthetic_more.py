@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import (
+from filmline.benchmarks.synthetic import (
     SIZES,
     Dissolve,
     Flash,
@@ -24,7 +24,7 @@ from benchmarks.synthetic import (
     truth_csv_path,
     write_film,
 )
-from engine.decode import open_decoder
+from filmline.engine.decode import open_decoder
 
 EVERYTHING = [
     Shot(12),

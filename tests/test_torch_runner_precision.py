@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.torch_runner import TorchRunner
+from filmline.engine.backends.torch_runner import TorchRunner
 from tests.tiny_models import tiny_torch_runner
 
 needs_cuda = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -70,7 +70,7 @@ def test_cuda_graphs_match_the_reference(tiny_siglip_dir, reference, precision, 
 def test_engine_run_precision_flag_reaches_the_result(tmp_path, monkeypatch, tiny_siglip_dir, films):
     import json
 
-    from engine.cli import main
+    from filmline.engine.cli import main
 
     monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
     film = films["h264-cfr.mkv"].path

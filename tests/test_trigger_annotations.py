@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.errors import BadInputError
-from engine.training.trigger_annotations import AnnotatedVideo, read_annotations
-from engine.training.trigger_data import frame_labels
-from engine.training.trigger_metrics import event_scores, frame_scores
+from filmline.engine.errors import BadInputError
+from filmline.engine.training.trigger_annotations import AnnotatedVideo, read_annotations
+from filmline.engine.training.trigger_data import frame_labels
+from filmline.engine.training.trigger_metrics import event_scores, frame_scores
 
 
 @pytest.fixture()

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.errors import BadInputError, MissingModelError
-from engine.models.trigger import TriggerConfig, TriggerModel
-from engine.models.trigger_checkpoint import load_trigger_checkpoint
-from engine.models.trigger_time_aware import TimeAwareConfig
-from export.cli import main as engine_build
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+from filmline.engine.models.trigger_checkpoint import load_trigger_checkpoint
+from filmline.engine.models.trigger_time_aware import TimeAwareConfig
+from filmline.export.cli import main as engine_build
 
 TINY = dict(width=8, feature_dim=32, hidden_dim=16)
 
@@ -65,7 +65,7 @@ def test_architecture_is_inferred_from_shapes(tmp_path: Path, config: TriggerCon
 
 def test_seed_checkpoint_exports_with_parity_and_without_its_language_model(tmp_path: Path) -> None:
     """Also: an unknown tensor (a second LSTM layer) is reported, recorded, and refused by --strict."""
-    from export.trigger import build_from_checkpoint
+    from filmline.export.trigger import build_from_checkpoint
 
     extra = "trigger_detector.temporal_encoder.weight_ih_l1"
     time_aware = TimeAwareConfig(input_dim=32, hidden_dim=16, num_layers=1, num_heads=8, max_positions=40)
@@ -98,7 +98,7 @@ def test_a_bare_state_dict_is_accepted(tmp_path: Path) -> None:
 
 def test_time_aware_encoder_ignores_padding(tmp_path: Path) -> None:
     """The seed passed its 1 = valid mask as the padding mask; padded frames must not matter."""
-    from engine.models.trigger_time_aware import TimeAwareEncoder
+    from filmline.engine.models.trigger_time_aware import TimeAwareEncoder
 
     torch.manual_seed(0)
     encoder = TimeAwareEncoder(TimeAwareConfig(input_dim=8, hidden_dim=16, num_layers=1, num_heads=4)).eval()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import BadInputError
-from engine.models.resnet import ResNet, torchvision_to_sequential
-from engine.models.trigger import TriggerConfig, TriggerModel
-from engine.models.trigger_checkpoint import load_backbone_weights
+from filmline.engine.errors import BadInputError
+from filmline.engine.models.resnet import ResNet, torchvision_to_sequential
+from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+from filmline.engine.models.trigger_checkpoint import load_backbone_weights
 
 # torchvision.models.resnet18/50(): parameters and state_dict entries
 PUBLISHED = {"resnet18": (11_689_512, 122), "resnet50": (25_557_032, 320)}

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import BadInputError, MissingModelError
-from engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector, select_triggers
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector, select_triggers
 
 
 def test_settings_default_to_the_seed() -> None:

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.cli_support import run_subcommands
-from engine.decode import FpsSampler, open_decoder
-from engine.models.trigger import TriggerConfig, TriggerModel
-from engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector
-from engine.training.trigger_data import SampledVideo
-from engine.training.trigger_loop import TrainOptions, _learning_rate_factor, positive_weight, train, trigger_loss
-from engine.training.trigger_metrics import event_scores
-from export.cli import main as engine_build
+from filmline.engine.cli_support import run_subcommands
+from filmline.engine.decode import FpsSampler, open_decoder
+from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+from filmline.engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector
+from filmline.engine.training.trigger_data import SampledVideo
+from filmline.engine.training.trigger_loop import TrainOptions, _learning_rate_factor, positive_weight, train, trigger_loss
+from filmline.engine.training.trigger_metrics import event_scores
+from filmline.export.cli import main as engine_build
 
 FPS = 15
 SIZE = (96, 64)
@@ -100,7 +100,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     argv = ["trigger", "--annotations", str(root / "annotations.json"), "--videos", str(root), "--out", str(checkpoint), *TRAIN_ARGS]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), one_thread():
-        code = run_subcommands("engine-train", "train", {"trigger": "engine.training.trigger"}, argv)
+        code = run_subcommands("engine-train", "train", {"trigger": "filmline.engine.training.trigger"}, argv)
     assert code == 0, printed.getvalue()
     return {
         "root": root,

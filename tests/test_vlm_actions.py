@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.vlm.actions import (
+from filmline.engine.vlm.actions import (
     CONSTRAINED,
     SCORED,
     LabelAnswerError,
@@ -17,7 +17,7 @@ from engine.vlm.actions import (
     parse_label_answer,
     softmax,
 )
-from engine.vlm.config import VlmConfig
+from filmline.engine.vlm.config import VlmConfig
 
 CONFIG = VlmConfig.load()
 NAMES = list(CONFIG.categories)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.vlm.base import Failed, GenerationSettings, Generated, Scored, VlmPrompt
-from engine.vlm.cache import CACHE_FILE, AnswerCache, CachedVlm
-from engine.vlm.openai_backend import OpenAIVlm
+from filmline.engine.vlm.base import Failed, GenerationSettings, Generated, Scored, VlmPrompt
+from filmline.engine.vlm.cache import CACHE_FILE, AnswerCache, CachedVlm
+from filmline.engine.vlm.openai_backend import OpenAIVlm
 from tests.chat_server import ChatServer, chat_server, completion, error  # noqa: F401
 
 IMAGE = np.full((8, 12, 3), 100, dtype=np.uint8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadInputError
-from engine.vlm.families import FAMILIES, chat_format, continuation, family_of, image_token, render_prompt
+from filmline.engine.errors import BadInputError
+from filmline.engine.vlm.families import FAMILIES, chat_format, continuation, family_of, image_token, render_prompt
 from tests.tiny_vlms import QWEN_CHAT_TEMPLATE
 
 # The shape of the chat templates the llava-hf checkpoints ship (llava-1.5-7b-hf,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.decode import FpsSampler, open_decoder, sample_indices
-from engine.errors import OutputError
-from engine.vlm.frames import VlmFrames, shot_images, trigger_image
+from filmline.engine.decode import FpsSampler, open_decoder, sample_indices
+from filmline.engine.errors import OutputError
+from filmline.engine.vlm.frames import VlmFrames, shot_images, trigger_image
 
 
 def keep(path: str, out: Path, fps: float, width: int = 64) -> VlmFrames:

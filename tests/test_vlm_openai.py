@@ -8,9 +8,9 @@ import socket
 import numpy as np
 import pytest
 
-from engine.errors import BadInputError
-from engine.vlm.base import Failed, Generated, GenerationSettings, Scored, ScoringUnavailable, VlmPrompt
-from engine.vlm.openai_backend import OpenAIVlm, first_token_scores
+from filmline.engine.errors import BadInputError
+from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Scored, ScoringUnavailable, VlmPrompt
+from filmline.engine.vlm.openai_backend import OpenAIVlm, first_token_scores
 from tests.chat_server import ChatServer, Reply, chat_server, completion, error  # noqa: F401 (fixture)
 
 SETTINGS = GenerationSettings(max_new_tokens=16, temperature=0.0, top_p=0.9)

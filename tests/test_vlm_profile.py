@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.vlm.profile import action_profile
+from filmline.engine.vlm.profile import action_profile
 
 
 def shot(index: int, start: float, end: float, labels: list[str] | None) -> dict:

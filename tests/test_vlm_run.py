@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.synthetic import GroundTruth, write_film
-from engine.cli import main as engine_run
-from engine.config import read_config
+from filmline.benchmarks.synthetic import GroundTruth, write_film
+from filmline.engine.cli import main as engine_run
+from filmline.engine.config import read_config
 from tests.chat_server import ChatServer, Received, Reply, chat_server, completion, error  # noqa: F401
 from tests.test_run_cli import offline_home  # noqa: F401  (autouse: no artifacts, no hub)
 
@@ -210,13 +210,13 @@ def test_a_missing_model_fails_before_decoding(film, tmp_path, capsys) -> None:
 def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_server, tmp_path) -> None:
     """The stage as engine-run wires it when the trigger stage runs at 3 frames/s: the trigger
     rate is tapped too, so the frame the trigger model flagged is the one described."""
-    from engine.cli import _settings, build_parser
-    from engine.decode import sample_indices
-    from engine.document import build_document
-    from engine.pipeline import analyze_video
-    from engine.vlm.config import VlmConfig
-    from engine.vlm.options import VlmOptions
-    from engine.vlm.stage import VlmStage
+    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.decode import sample_indices
+    from filmline.engine.document import build_document
+    from filmline.engine.pipeline import analyze_video
+    from filmline.engine.vlm.config import VlmConfig
+    from filmline.engine.vlm.options import VlmOptions
+    from filmline.engine.vlm.stage import VlmStage
 
     chat_server.responder = lambda request, nth: completion(
         f"{len(request.images)} image {request.images[0].shape}" if request.images else "Two moments.")

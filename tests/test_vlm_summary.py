@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.vlm.base import GenerationSettings
-from engine.vlm.openai_backend import OpenAIVlm
-from engine.vlm.summary import TEMPLATE_TOKENS, SummaryPrompts, estimate_tokens, fit_item, pack, summarise, timed_item
+from filmline.engine.vlm.base import GenerationSettings
+from filmline.engine.vlm.openai_backend import OpenAIVlm
+from filmline.engine.vlm.summary import TEMPLATE_TOKENS, SummaryPrompts, estimate_tokens, fit_item, pack, summarise, timed_item
 from tests.chat_server import ChatServer, Received, Reply, chat_server, completion, error  # noqa: F401
 
 TEMPLATE = "Summarise these parts:\n{text}\nIn a few sentences."
@@ -89,8 +89,8 @@ def test_nothing_to_summarise_sends_nothing(chat_server: ChatServer) -> None:
 def test_prompts_without_their_placeholder_are_refused_when_loaded(broken: str, tmp_path) -> None:
     import yaml
 
-    from engine.errors import BadInputError
-    from engine.vlm.config import VlmConfig, read_config
+    from filmline.engine.errors import BadInputError
+    from filmline.engine.vlm.config import VlmConfig, read_config
 
     raw = read_config("vlm.yaml")
     raw["summary"]["final_prompt"] = broken

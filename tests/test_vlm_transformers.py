@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import BackendError, BadInputError, MissingModelError
-from engine.vlm.base import Failed, Generated, GenerationSettings, Scored, VlmPrompt
-from engine.vlm.families import continuation
-from engine.vlm.transformers_backend import TransformersVlm
+from filmline.engine.errors import BackendError, BadInputError, MissingModelError
+from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Scored, VlmPrompt
+from filmline.engine.vlm.families import continuation
+from filmline.engine.vlm.transformers_backend import TransformersVlm
 from tests.tiny_vlms import LABELS
 
 # fixture, family, language model, the rendered prompt for one question and two images

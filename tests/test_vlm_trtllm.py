@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.synthetic import write_film
-from engine.cli import main as engine_run
-from engine.errors import BackendError, BadInputError, MissingModelError
-from engine.vlm.families import image_token, render_prompt
-from engine.vlm.trtllm_backend import ENGINES, LLM_API, TrtLlmVlm, answer_logprob, engine_prompt, locate
+from filmline.benchmarks.synthetic import write_film
+from filmline.engine.cli import main as engine_run
+from filmline.engine.errors import BackendError, BadInputError, MissingModelError
+from filmline.engine.vlm.families import image_token, render_prompt
+from filmline.engine.vlm.trtllm_backend import ENGINES, LLM_API, TrtLlmVlm, answer_logprob, engine_prompt, locate
 from tests.videos import SMALL
 
 needs_no_tensorrt_llm = pytest.mark.skipif(importlib.util.find_spec("tensorrt_llm") is not None,

@@ -78,7 +78,7 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_siglip_home(tmp_path_factory: pytest.TempPathFactory, tiny_siglip_dir: Path) -> Path:
     """An ENGINE_HOME holding the tiny SigLIP as `engine-build` builds it (no --out given)."""
-    from export.cli import main
+    from filmline.export.cli import main
 
     home = tmp_path_factory.mktemp("engine-home")
     printed = io.StringIO()
@@ -92,10 +92,10 @@ def tiny_siglip_home(tmp_path_factory: pytest.TempPathFactory, tiny_siglip_dir: 
 def tiny_torch_runner(weights: Path, device: str = "cpu", **options):
     """A `TorchRunner` on its own freshly loaded copy of `weights` (`.to()` moves a module in place,
     so two runners never share one); `options` as `TorchRunner` takes them (precision, cuda_graphs)."""
-    from engine.backends.base import EncoderInfo
-    from engine.backends.torch_runner import TorchRunner
-    from engine.config import model_spec
-    from export.loading import load_encoder
+    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends.torch_runner import TorchRunner
+    from filmline.engine.config import model_spec
+    from filmline.export.loading import load_encoder
 
     encoder = load_encoder(model_spec("siglip"), weights)
     info = EncoderInfo("siglip", encoder.image_size, encoder.mean, encoder.std, encoder.embedding_dim, None)

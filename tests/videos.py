@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_audio_only, write_film
+from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_audio_only, write_film
 
 COUNTER_CLIP = Path(__file__).resolve().parents[2] / "shared/data/pyscenedetect/counter.mp4"
 

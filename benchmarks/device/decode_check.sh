@@ -15,4 +15,4 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
 ls /usr/lib/x86_64-linux-gnu/libnvcuvid* /usr/local/nvidia/lib64/libnvcuvid* >>"$OUT/nvidia-smi.txt" 2>&1
 timeout 240 python3 -m pytest tests/test_decode_nvdec.py tests/test_decode_chunks.py tests/test_decode.py -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest.txt"
-python3 -m benchmarks.decode_check --out "$OUT" --minutes "${MINUTES:-10}" 2>&1 | tee "$OUT/decode_check.log" | tail -60
+python3 -m filmline.benchmarks.decode_check --out "$OUT" --minutes "${MINUTES:-10}" 2>&1 | tee "$OUT/decode_check.log" | tail -60

@@ -12,7 +12,7 @@
 #   run(command="bash benchmarks/device/gpu_session.sh", carry=[".whl"], timeout_s=600)
 # What comes back in $OUT (7 files; the tool returns at most 8):
 #   session.log                    nvidia-smi, driver, versions, and the output of every step
-#   kernels_bench.json, .md        python -m benchmarks.kernels_bench --device cuda
+#   kernels_bench.json, .md        python -m filmline.benchmarks.kernels_bench --device cuda
 #   report.json, report.md, gpu-stages.png, gpu-side-by-side.png    engine-bench --suite gpu
 # Commit them under benchmarks/results/<date>-<gpu name>/ (the name engine-bench would give).
 set -uo pipefail
@@ -42,14 +42,14 @@ print(torch.cuda.get_device_properties(0), "| cuDNN", torch.backends.cudnn.versi
     python3 -m pip list 2>/dev/null | grep -i -E "^(av|pynvvideocodec|tensorrt|triton|torch|transformers) "
 
     echo "== the ten-minute film, written in the background ($((SECONDS - START)) s)"
-    python3 -m benchmarks.long_film --cache "$CACHE" --workers 10 > /tmp/film.log 2>&1 &
+    python3 -m filmline.benchmarks.long_film --cache "$CACHE" --workers 10 > /tmp/film.log 2>&1 &
     local film=$!
 
     echo "== GPU tests ($((SECONDS - START)) s)"
     timeout -k 10 180 python3 -m pytest -m gpu -q -rfEs -p no:cacheprovider --continue-on-collection-errors tests
 
     echo "== kernel benchmark ($((SECONDS - START)) s)"
-    timeout -k 10 90 python3 -m benchmarks.kernels_bench --device cuda --out "$OUT" --warmup 3 --repeats 10
+    timeout -k 10 90 python3 -m filmline.benchmarks.kernels_bench --device cuda --out "$OUT" --warmup 3 --repeats 10
 
     echo "== waiting for the film ($((SECONDS - START)) s)"
     wait $film
@@ -57,7 +57,7 @@ print(torch.cuda.get_device_properties(0), "| cuDNN", torch.backends.cudnn.versi
 
     # SIGINT at the mark: the suite stops, lists what it did not reach, and still writes its report.
     echo "== engine-bench --suite gpu ($((SECONDS - START)) s, $(until_mark 570) s left)"
-    timeout -s INT -k 20 "$(until_mark 570)" python3 -m benchmarks.cli --suite gpu --out "$OUT" --cache "$CACHE" \
+    timeout -s INT -k 20 "$(until_mark 570)" python3 -m filmline.benchmarks.cli --suite gpu --out "$OUT" --cache "$CACHE" \
         --vlm-model random:tiny
 
     echo "== done in $((SECONDS - START)) s"

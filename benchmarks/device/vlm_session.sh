@@ -28,7 +28,7 @@ session() {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     python3 -m pip list 2>/dev/null | grep -i -E "^(av|torch|transformers|tokenizers) "
     # SIGINT before the 10-minute limit: the suite still writes what it measured.
-    timeout -s INT -k 20 560 python3 -m benchmarks.cli --suite vlm --out "$OUT" --cache /tmp/filmline-bench
+    timeout -s INT -k 20 560 python3 -m filmline.benchmarks.cli --suite vlm --out "$OUT" --cache /tmp/filmline-bench
 }
 
 session 2>&1 | tee "$OUT/session.log"

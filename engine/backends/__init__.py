@@ -4,8 +4,8 @@ Each runtime lives in its own module and is imported only when a runner for it i
 importing this package costs nothing heavy.
 """
 
-from engine.backends.base import BACKENDS, EncoderInfo, Runner
-from engine.backends.factory import BackendStatus, available_backends, create_runner
+from filmline.engine.backends.base import BACKENDS, EncoderInfo, Runner
+from filmline.engine.backends.factory import BackendStatus, available_backends, create_runner
 
 __all__ = [
     "BACKENDS",

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.backends.base import BACKENDS, EncoderInfo, Runner
-from engine.config import ModelSpec, model_spec
-from engine.errors import BackendError, BadInputError, MissingModelError
-from engine.home import artifact_dir
-from export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.backends.base import BACKENDS, EncoderInfo, Runner
+from filmline.engine.config import ModelSpec, model_spec
+from filmline.engine.errors import BackendError, BadInputError, MissingModelError
+from filmline.engine.home import artifact_dir
+from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
 
 _FIXES = {
     "tensorrt": "install TensorRT on a CUDA machine and run `engine-build --model {model} "
@@ -135,7 +135,7 @@ def _auto(
 
 
 def _built_from(artifact: _Artifact, spec: ModelSpec, weights: str) -> bool:
-    from export.loading import locate_weights
+    from filmline.export.loading import locate_weights
 
     source = locate_weights(spec, weights)
     built = artifact.manifest["weights"]
@@ -153,7 +153,7 @@ def auto_order() -> list[str]:
 def _tensorrt(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from engine.backends.tensorrt_runner import TensorRTRunner
+    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
 
     engine = artifact.file("tensorrt") if artifact else None
     if artifact is None or engine is None:
@@ -167,7 +167,7 @@ def _tensorrt(
 def _onnxruntime(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+    from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
 
     graph = artifact.file("onnx") if artifact else None
     if artifact is None or graph is None:
@@ -182,8 +182,8 @@ def _torch(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     """Reload the manifest's weights (or `weights`); cite the manifest only if they match it."""
-    from engine.backends.torch_runner import TorchRunner
-    from export.loading import load_encoder
+    from filmline.engine.backends.torch_runner import TorchRunner
+    from filmline.export.loading import load_encoder
 
     built = artifact.manifest["weights"] if artifact else {}
     encoder = load_encoder(spec, weights or built.get("source"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engine.backends.base import EncoderInfo, Pixels, Runner
-from engine.errors import BackendError
+from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
+from filmline.engine.errors import BackendError
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 

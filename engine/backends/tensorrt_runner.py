@@ -14,8 +14,8 @@ import numpy as np
 import tensorrt as trt
 import torch
 
-from engine.backends.base import EncoderInfo, Pixels, Runner
-from engine.errors import BackendError
+from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
+from filmline.engine.errors import BackendError
 
 _TORCH_TYPES = {trt.float32: torch.float32, trt.float16: torch.float16}
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.backends.base import EncoderInfo, Pixels, Runner
-from export.loading import Encoder
+from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
+from filmline.export.loading import Encoder
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 GRAPH_BATCHES = (1, 8, 32, 64, 128, 256)  # captured on first use; a batch pads up to the next one

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.decode.base import Decoder, Frame, VideoInfo
-from engine.decode.sampler import FpsSampler, sample_indices
-from engine.errors import BadInputError, first_line
+from filmline.engine.decode.base import Decoder, Frame, VideoInfo
+from filmline.engine.decode.sampler import FpsSampler, sample_indices
+from filmline.engine.errors import BadInputError, first_line
 
 # name → (module, class): imported on first use.
 AVAILABLE_BACKENDS: dict[str, tuple[str, str]] = {
-    "pyav": ("engine.decode.pyav", "PyAVDecoder"),
-    "nvdec": ("engine.decode.nvdec", "NvdecDecoder"),
+    "pyav": ("filmline.engine.decode.pyav", "PyAVDecoder"),
+    "nvdec": ("filmline.engine.decode.nvdec", "NvdecDecoder"),
 }
 # What the NVDEC path takes: codecs (FFmpeg name → what users call it) and 8-bit 4:2:0 pictures,
 # the NV12 surfaces the GPU statistics and preprocessing read.
@@ -55,7 +55,7 @@ def nvdec_environment() -> NvdecEnvironment:
     except OSError as err:
         return NvdecEnvironment(cuda=True, libnvcuvid_error=first_line(err))
     try:
-        from engine.decode.nvdec import pynvvideocodec
+        from filmline.engine.decode.nvdec import pynvvideocodec
 
         pynvvideocodec()
     except Exception as err:  # ImportError, or the RuntimeError its driver check raises
@@ -111,7 +111,7 @@ def open_decoder(path: str | Path, backend: str = "auto", *, sessions: int | Non
         sessions = _nvdec_engines(path) if name == "nvdec" else 1
     if sessions == 1:
         return decoder
-    from engine.decode.chunks import ChunkedDecoder
+    from filmline.engine.decode.chunks import ChunkedDecoder
 
     return ChunkedDecoder(decoder, path, sessions)
 
@@ -119,7 +119,7 @@ def open_decoder(path: str | Path, backend: str = "auto", *, sessions: int | Non
 def _nvdec_or_pyav(path: Path, backend: str, on_fallback: Callable[[str], None] | None) -> str:
     """NVDEC when it can decode `path` here, else PyAV; a fallback is reported unless it is
     "auto" on a machine without CUDA, where PyAV is simply the decoder."""
-    from engine.decode.demux import stream_format
+    from filmline.engine.decode.demux import stream_format
 
     environment = nvdec_environment()
     if backend == "auto" and not environment.cuda:
@@ -134,7 +134,7 @@ def _nvdec_or_pyav(path: Path, backend: str, on_fallback: Callable[[str], None] 
 
 
 def _nvdec_engines(path: str | Path) -> int:
-    from engine.decode.nvdec import decoder_engines
+    from filmline.engine.decode.nvdec import decoder_engines
 
     return decoder_engines(path)
 

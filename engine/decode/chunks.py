@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from engine.decode.base import Frame, VideoInfo
-from engine.decode.demux import keyframe_pts, no_frames_error
+from filmline.engine.decode.base import Frame, VideoInfo
+from filmline.engine.decode.demux import keyframe_pts, no_frames_error
 
 DEFAULT_BUFFER_BYTES = 256 << 20  # per session: decoded frames waiting for the consumer
 MIN_BUFFER_FRAMES = 8

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import av
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 log = logging.getLogger(__name__)
 

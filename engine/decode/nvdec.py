@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from av.bitstream import BitStreamFilterContext
 
-from engine.decode.base import VideoInfo
-from engine.decode.chunks import FrameNumbering, clip_to_chunk
-from engine.decode.demux import StreamFormat, demux_from, no_frames_error, open_container, stream_format
-from engine.decode.pyav import PyAVDecoder, stored_size
-from engine.errors import BackendError, BadInputError, first_line
-from engine.gpu_preprocess import YuvFormat, nv12_to_levels
+from filmline.engine.decode.base import VideoInfo
+from filmline.engine.decode.chunks import FrameNumbering, clip_to_chunk
+from filmline.engine.decode.demux import StreamFormat, demux_from, no_frames_error, open_container, stream_format
+from filmline.engine.decode.pyav import PyAVDecoder, stored_size
+from filmline.engine.errors import BackendError, BadInputError, first_line
+from filmline.engine.gpu_preprocess import YuvFormat, nv12_to_levels
 
 # FFmpeg codec name → the bitstream filters that turn its packets into what NVDEC parses:
 # Annex B start codes, and the parameter sets (SPS/PPS, VPS for HEVC) in front of every keyframe,

@@ -18,8 +18,8 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from engine.decode.base import VideoInfo
-from engine.decode.demux import check_file, no_frames_error, open_container, packets
+from filmline.engine.decode.base import VideoInfo
+from filmline.engine.decode.demux import check_file, no_frames_error, open_container, packets
 
 # Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
 # shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed. Full
@@ -193,7 +193,7 @@ class PyAVRangeSession:
 
     def frames_between(self, start_pts: int | None, end_pts: int | None) -> Generator[PyAVFrame, None, None]:
         """The frames with `start_pts` <= pts < `end_pts` (None: open end), in presentation order."""
-        from engine.decode.chunks import clip_to_chunk  # chunks imports this module
+        from filmline.engine.decode.chunks import clip_to_chunk  # chunks imports this module
 
         return clip_to_chunk(self._frames_from(start_pts), start_pts, end_pts, self._count_corrupt)
 

@@ -18,7 +18,7 @@ import math
 import numbers
 from typing import Sequence
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 
 class FpsSampler:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from engine.cli_support import run_subcommands
+from filmline.engine.cli_support import run_subcommands
 
 COMMANDS = {
-    "shots": "engine.evaluation.shots",
-    "intro": "engine.evaluation.intro",
+    "shots": "filmline.engine.evaluation.shots",
+    "intro": "filmline.engine.evaluation.intro",
 }
 
 

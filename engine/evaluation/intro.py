@@ -107,8 +107,8 @@ def read_results(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
     entries, or entries with a `kind` under `segments`) and seed 002's format
     (`{"episode.mp4": {"start", "end"}}`, intros only). Folders are searched for *.json.
     """
-    from engine.errors import BadInputError
-    from engine.training.intro_annotations import parse_time
+    from filmline.engine.errors import BadInputError
+    from filmline.engine.training.intro_annotations import parse_time
 
     files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
     results: dict[str, dict[str, Any]] = {}
@@ -155,9 +155,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.cli_support import say
-    from engine.errors import BadInputError
-    from engine.training.intro_annotations import load_annotations
+    from filmline.engine.cli_support import say
+    from filmline.engine.errors import BadInputError
+    from filmline.engine.training.intro_annotations import load_annotations
 
     annotations = load_annotations(args.annotations, None)
     for line in annotations.repairs:
@@ -185,8 +185,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _duration(name: str, result: dict[str, Any], videos: Path | None) -> float:
-    from engine.decode import open_decoder
-    from engine.errors import BadInputError
+    from filmline.engine.decode import open_decoder
+    from filmline.engine.errors import BadInputError
 
     if result.get("duration") is not None:
         return float(result["duration"])

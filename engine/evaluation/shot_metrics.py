@@ -22,8 +22,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import BadInputError
-from engine.evaluation.shot_annotations import Change, ShotAnnotation
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.shot_annotations import Change, ShotAnnotation
 
 TIME_SLACK = 0.0005  # seconds: CSV times are rounded to the millisecond
 

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import read_config
-from engine.errors import BadInputError, MissingModelError
+from filmline.engine.config import read_config
+from filmline.engine.errors import BadInputError, MissingModelError
 
 OUTPUT_NAMES = ("intro", "credits")
 CHECKPOINT_FORMAT = "filmline-intro"  # our checkpoints: config + embedder + state_dict + metrics

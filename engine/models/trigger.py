@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import BadInputError
-from engine.models.resnet import LAYOUTS, ResNet
-from engine.models.trigger_time_aware import TimeAwareConfig, TimeAwareEncoder
+from filmline.engine.errors import BadInputError
+from filmline.engine.models.resnet import LAYOUTS, ResNet
+from filmline.engine.models.trigger_time_aware import TimeAwareConfig, TimeAwareEncoder
 
 ENCODERS = (*LAYOUTS, "efficientnet_b0")
 _EFFICIENTNET_DIM = 1280

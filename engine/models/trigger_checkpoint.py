@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
-from engine.config import read_config
-from engine.errors import BadInputError, MissingModelError
-from engine.models.resnet import LAYOUTS, torchvision_to_sequential
-from engine.models.trigger import TriggerConfig, TriggerModel
-from engine.models.trigger_time_aware import TimeAwareConfig
+from filmline.engine.config import read_config
+from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.models.resnet import LAYOUTS, torchvision_to_sequential
+from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+from filmline.engine.models.trigger_time_aware import TimeAwareConfig
 
 SKIPPED_PREFIX = "temporal_llm."  # the seed's frozen (LLaVA or text) language model
 _BACKBONE = "visual_encoder.backbone."

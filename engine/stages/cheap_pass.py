@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-import kernels
+from filmline import kernels
 
 THUMB_SIZE = (36, 64)  # (height, width) of the luminance thumbnail the statistics use
 

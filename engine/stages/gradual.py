@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.stages.cheap_pass import CheapFeatures
+from filmline.engine.stages.cheap_pass import CheapFeatures
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.config import read_config
-from engine.errors import BackendError, BadInputError, MissingModelError
-from engine.home import artifact_dir
-from export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.config import read_config
+from filmline.engine.errors import BackendError, BadInputError, MissingModelError
+from filmline.engine.home import artifact_dir
+from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
 
 MODEL_NAME = "intro"
 BACKENDS = ("tensorrt", "onnxruntime", "torch")
@@ -182,7 +182,7 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
         raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
     manifest, identity = read_manifest(folder), manifest_hash(folder)
     if backend == "auto":
-        from engine.backends.factory import auto_order
+        from filmline.engine.backends.factory import auto_order
 
         order = tuple(auto_order())
     else:
@@ -218,7 +218,7 @@ def onnx_run(path: Path) -> Run:
     """ONNX Runtime on `path` (CUDA provider when present); input cast to the graph's type."""
     import onnxruntime as ort
 
-    from engine.backends.onnxruntime_runner import session_options
+    from filmline.engine.backends.onnxruntime_runner import session_options
 
     providers = ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in ort.get_available_providers():
@@ -240,8 +240,8 @@ def onnx_run(path: Path) -> Run:
 def tensorrt_run(plan: Path, window: int, dim: int, precision: str) -> Run:
     """The shared TensorRT runner, told that its input is windows of embeddings. UNVERIFIED:
     TensorRT cannot be installed where this was written."""
-    from engine.backends.base import EncoderInfo
-    from engine.backends.tensorrt_runner import TensorRTRunner
+    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
 
     class _WindowRunner(TensorRTRunner):
         def _check_shape(self, pixels: Any) -> None:
@@ -255,7 +255,7 @@ def tensorrt_run(plan: Path, window: int, dim: int, precision: str) -> Run:
 def _torch(folder: Path, manifest: dict[str, Any]) -> Run:
     import torch
 
-    from engine.models.intro import load_checkpoint
+    from filmline.engine.models.intro import load_checkpoint
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(folder / manifest["files"]["weights"]).model.to(device).eval()

@@ -13,8 +13,8 @@ import bisect
 
 import torch
 
-import kernels
-from engine.stages.shots import EmbeddingTable, Shot
+from filmline import kernels
+from filmline.engine.stages.shots import EmbeddingTable, Shot
 
 
 def pick_key_frames(shots: list[Shot], table: EmbeddingTable | None, captured: list[int]) -> list[int | None]:

@@ -27,10 +27,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-import kernels
-from engine.config import read_config
-from engine.errors import BadInputError
-from engine.stages.intro import entry, sample_span
+from filmline import kernels
+from filmline.engine.config import read_config
+from filmline.engine.errors import BadInputError
+from filmline.engine.stages.intro import entry, sample_span
 
 KINDS = ("intro", "credits")
 _CANDIDATES = 3  # seed diagonals followed per pair

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-import kernels
-from engine.stages.gradual import GradualTransition
+from filmline import kernels
+from filmline.engine.stages.gradual import GradualTransition
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.config import read_config
-from engine.errors import BackendError, BadInputError, EngineError, MissingModelError
-from engine.home import artifact_dir
-from engine.preprocess import to_pixels
+from filmline.engine.config import read_config
+from filmline.engine.errors import BackendError, BadInputError, EngineError, MissingModelError
+from filmline.engine.home import artifact_dir
+from filmline.engine.preprocess import to_pixels
 
 MODEL_NAME = "trigger"
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
@@ -161,8 +161,8 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
     ONNX Runtime on a CPU machine, PyTorch fp16 on a CUDA one). The head runs in PyTorch, as the
     manifest's `head.runtime` records.
     """
-    from engine.backends import EncoderInfo, available_backends
-    from export.manifest import MANIFEST, manifest_hash, read_manifest
+    from filmline.engine.backends import EncoderInfo, available_backends
+    from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
 
     if backend not in BACKENDS:
         raise BadInputError(f"unknown trigger backend '{backend}': choose one of {', '.join(BACKENDS)}")
@@ -199,7 +199,7 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
 def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
     """The encoders' order on this machine (on CUDA, PyTorch fp16 before CPU-only ONNX Runtime)
     among the runtimes that are installed and have their file in the artifact."""
-    from engine.backends.factory import auto_order
+    from filmline.engine.backends.factory import auto_order
 
     needs = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     for name in auto_order():
@@ -210,14 +210,14 @@ def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
 
 def _runner(name: str, files: dict[str, Path], info: Any, manifest: dict[str, Any], encoder: Any) -> Any:
     if name == "tensorrt":
-        from engine.backends.tensorrt_runner import TensorRTRunner
+        from filmline.engine.backends.tensorrt_runner import TensorRTRunner
 
         return TensorRTRunner(files["tensorrt"], info, precision=manifest["precision"])
     if name == "onnxruntime":
-        from engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+        from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(files["onnx"], info)
-    from engine.backends.torch_runner import TorchRunner
+    from filmline.engine.backends.torch_runner import TorchRunner
 
     return TorchRunner(encoder, info)
 
@@ -227,7 +227,7 @@ def _load_torch_parts(path: Path, *, with_encoder: bool) -> tuple[Any, Callable[
     encoder, from the PyTorch weights the artifact keeps."""
     import torch
 
-    from engine.models.trigger import TriggerConfig, TriggerHead, VisualEncoder, trigger_confidence
+    from filmline.engine.models.trigger import TriggerConfig, TriggerHead, VisualEncoder, trigger_confidence
 
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from engine.cli_support import run_subcommands
+from filmline.engine.cli_support import run_subcommands
 
 COMMANDS = {
-    "intro": "engine.training.intro",
-    "trigger": "engine.training.trigger",
+    "intro": "filmline.engine.training.intro",
+    "trigger": "filmline.engine.training.trigger",
 }
 
 

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.config import read_config
+from filmline.engine.config import read_config
 
 if TYPE_CHECKING:
-    from engine.training.intro_annotations import Annotations
-    from engine.training.intro_fit import Labelled
+    from filmline.engine.training.intro_annotations import Annotations
+    from filmline.engine.training.intro_fit import Labelled
 
 HELP = "train the intro transformer (seed 002) on annotated episodes; writes a checkpoint and validation metrics"
 
@@ -53,15 +53,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from engine.cli_support import say
-    from engine.errors import BadInputError
-    from engine.evaluation.intro import Scores, table
-    from engine.home import engine_home
-    from engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
-    from engine.stages.intro import IntroSettings
-    from engine.training.intro_annotations import check_duration, load_annotations
-    from engine.training.intro_features import EmbeddingCache, Embedder
-    from engine.training.intro_fit import FitSettings, Labelled, balanced_pieces, fit, validate
+    from filmline.engine.cli_support import say
+    from filmline.engine.errors import BadInputError
+    from filmline.engine.evaluation.intro import Scores, table
+    from filmline.engine.home import engine_home
+    from filmline.engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
+    from filmline.engine.stages.intro import IntroSettings
+    from filmline.engine.training.intro_annotations import check_duration, load_annotations
+    from filmline.engine.training.intro_features import EmbeddingCache, Embedder
+    from filmline.engine.training.intro_fit import FitSettings, Labelled, balanced_pieces, fit, validate
 
     annotations = load_annotations(args.annotations, args.videos)
     for line in annotations.repairs:
@@ -133,8 +133,8 @@ def _split(episodes: list["Labelled"], fraction: float, seed: int) -> tuple[list
 
 def _check_container_durations(annotations: "Annotations") -> None:
     """Annotations past a video's end fail before the slow embedding, where the container says."""
-    from engine.decode import open_decoder
-    from engine.training.intro_annotations import check_duration
+    from filmline.engine.decode import open_decoder
+    from filmline.engine.training.intro_annotations import check_duration
 
     for episode in annotations.episodes:
         with open_decoder(episode.path) as decoder:

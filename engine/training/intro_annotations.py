@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 REPAIR_SECONDS = 60.0
 END_TOLERANCE = 1.0  # an annotation may end this far past the last frame (rounding to seconds)

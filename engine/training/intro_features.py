@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.decode import FpsSampler, open_decoder
-from engine.errors import BadInputError
-from engine.luma_features import luma_embeddings, luma_size
+from filmline.engine.decode import FpsSampler, open_decoder
+from filmline.engine.errors import BadInputError
+from filmline.engine.luma_features import luma_embeddings, luma_size
 
 FPS = 1.0
 
@@ -49,9 +49,9 @@ class Embedder:
         if self._luma is not None:
             self.identity = name
             return
-        from engine.backends import create_runner
-        from engine.config import encoder_names
-        from engine.encoder_queue import EncoderQueue
+        from filmline.engine.backends import create_runner
+        from filmline.engine.config import encoder_names
+        from filmline.engine.encoder_queue import EncoderQueue
 
         if name not in encoder_names():
             choices = ", ".join(encoder_names())

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.errors import BadInputError
-from engine.evaluation.intro import Case, per_second, score, seconds_inside
-from engine.models.intro import IntroTransformer
-from engine.stages.intro import IntroSettings, best_entries, window_probabilities
+from filmline.engine.errors import BadInputError
+from filmline.engine.evaluation.intro import Case, per_second, score, seconds_inside
+from filmline.engine.models.intro import IntroTransformer
+from filmline.engine.stages.intro import IntroSettings, best_entries, window_probabilities
 
 Span = tuple[float, float]
 

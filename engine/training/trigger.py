@@ -13,9 +13,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from engine.cli_support import say
-from engine.config import read_config
-from engine.errors import BadInputError
+from filmline.engine.cli_support import say
+from filmline.engine.config import read_config
+from filmline.engine.errors import BadInputError
 
 HELP = "Train the trigger CNN (seed 003) from annotated videos; writes a seed-layout checkpoint."
 
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from engine.models.trigger import TriggerConfig, TriggerModel
-    from engine.models.trigger_checkpoint import load_backbone_weights, save_trigger_checkpoint
-    from engine.training.trigger_data import load_videos
-    from engine.training.trigger_loop import TrainOptions, train
+    from filmline.engine.models.trigger import TriggerConfig, TriggerModel
+    from filmline.engine.models.trigger_checkpoint import load_backbone_weights, save_trigger_checkpoint
+    from filmline.engine.training.trigger_data import load_videos
+    from filmline.engine.training.trigger_loop import TrainOptions, train
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -134,7 +134,7 @@ def _split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
 
 
 def _found(annotations: Path, folder: Path) -> list[Any]:
-    from engine.training.trigger_annotations import read_annotations
+    from filmline.engine.training.trigger_annotations import read_annotations
 
     videos, missing = read_annotations(annotations, folder)
     if missing:

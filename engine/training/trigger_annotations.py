@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 CSV_COLUMNS = ("video_path", "timestamp", "label", "description")

@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from engine.decode import FpsSampler, open_decoder
-from engine.preprocess import to_pixels
-from engine.training.trigger_annotations import AnnotatedVideo
+from filmline.engine.decode import FpsSampler, open_decoder
+from filmline.engine.preprocess import to_pixels
+from filmline.engine.training.trigger_annotations import AnnotatedVideo
 
 
 @dataclass

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.errors import BadInputError
-from engine.models.trigger import TriggerModel, trigger_confidence
-from engine.preprocess import to_pixels
-from engine.stages.triggers import select_triggers
-from engine.training.trigger_data import SampledVideo, batch, pieces
-from engine.training.trigger_metrics import Scores, event_scores, frame_scores
+from filmline.engine.errors import BadInputError
+from filmline.engine.models.trigger import TriggerModel, trigger_confidence
+from filmline.engine.preprocess import to_pixels
+from filmline.engine.stages.triggers import select_triggers
+from filmline.engine.training.trigger_data import SampledVideo, batch, pieces
+from filmline.engine.training.trigger_metrics import Scores, event_scores, frame_scores
 
 _WARMUP = 0.1  # fraction of the steps spent warming up
 _EVAL_BATCH = 64

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 if TYPE_CHECKING:
-    from engine.vlm.base import VlmBackend
-    from engine.vlm.config import VlmConfig
-    from engine.vlm.options import VlmOptions
+    from filmline.engine.vlm.base import VlmBackend
+    from filmline.engine.vlm.config import VlmConfig
+    from filmline.engine.vlm.options import VlmOptions
 
 
 def open_backend(options: "VlmOptions", config: "VlmConfig") -> "VlmBackend":
@@ -25,15 +25,15 @@ def open_backend(options: "VlmOptions", config: "VlmConfig") -> "VlmBackend":
     """
     batch_size = options.batch_size or config.batch_size
     if options.backend == "transformers":
-        from engine.vlm.transformers_backend import TransformersVlm
+        from filmline.engine.vlm.transformers_backend import TransformersVlm
 
         return TransformersVlm.open(options.model, batch_size=batch_size)
     if options.backend == "trtllm":
-        from engine.vlm.trtllm_backend import TrtLlmVlm
+        from filmline.engine.vlm.trtllm_backend import TrtLlmVlm
 
         return TrtLlmVlm.open(options.model, batch_size=batch_size)
     if options.backend == "openai":
-        from engine.vlm.openai_backend import OpenAIVlm, check_candidates
+        from filmline.engine.vlm.openai_backend import OpenAIVlm, check_candidates
 
         try:  # the server scores a category by its first token only
             check_candidates(list(config.categories))

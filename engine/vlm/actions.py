@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from engine.vlm.base import Failed, Generated, Scored, ScoringUnavailable, VlmBackend, VlmPrompt
-from engine.vlm.config import VlmConfig
+from filmline.engine.vlm.base import Failed, Generated, Scored, ScoringUnavailable, VlmBackend, VlmPrompt
+from filmline.engine.vlm.config import VlmConfig
 
 SCORED = "logprobs"
 CONSTRAINED = "constrained"

@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from engine.errors import EngineError
+from filmline.engine.errors import EngineError
 
 Progress = Callable[[int], None]  # called with the number of prompts just finished
 

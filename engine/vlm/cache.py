@@ -16,9 +16,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
 
-from engine.errors import OutputError
-from engine.home import engine_home
-from engine.vlm.base import Failed, Generated, GenerationSettings, Progress, Scored, VlmBackend, VlmPrompt
+from filmline.engine.errors import OutputError
+from filmline.engine.home import engine_home
+from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Progress, Scored, VlmBackend, VlmPrompt
 
 CACHE_FILE = "vlm-cache.sqlite"
 _THROUGHPUT_ONLY = {"concurrency", "batch_size"}  # facts of `describe()` that change speed, not answers

@@ -9,9 +9,9 @@ from typing import Any, Callable
 
 import yaml
 
-from engine.config import read_config
-from engine.errors import BadInputError
-from engine.vlm.base import GenerationSettings
+from filmline.engine.config import read_config
+from filmline.engine.errors import BadInputError
+from filmline.engine.vlm.base import GenerationSettings
 
 DEFAULT_FILE = "configs/vlm.yaml"
 

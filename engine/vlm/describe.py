@@ -8,9 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.vlm.base import Failed, Generated, GenerationSettings, Progress, VlmBackend, VlmPrompt
-from engine.vlm.config import VlmConfig
-from engine.vlm.summary import SummaryPrompts
+from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Progress, VlmBackend, VlmPrompt
+from filmline.engine.vlm.config import VlmConfig
+from filmline.engine.vlm.summary import SummaryPrompts
 
 
 def describe(backend: VlmBackend, question: str, settings: GenerationSettings,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 FAMILIES = ("llava", "llava_next", "llava_onevision")
 _IMAGE_TOKEN = "<image>"  # every family's placeholder; the processor expands it to the image's feature count

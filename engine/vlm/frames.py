@@ -26,8 +26,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from engine.decode import Frame
-from engine.errors import OutputError
+from filmline.engine.decode import Frame
+from filmline.engine.errors import OutputError
 
 MAX_PENDING_WRITES = 16  # frames waiting for the writer: at 672x378, about 12 MB
 

@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from engine.errors import BadInputError
-from engine.vlm.base import (
+from filmline.engine.errors import BadInputError
+from filmline.engine.vlm.base import (
     Failed,
     Generated,
     GenerationSettings,

@@ -7,7 +7,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import BadInputError
+from filmline.engine.errors import BadInputError
 
 BACKENDS = ("transformers", "openai", "trtllm")
 TASKS = ("actions", "captions", "triggers")

@@ -20,17 +20,17 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from engine.cli_support import say
-from engine.progress import CountProgress
-from engine.vlm.actions import CONSTRAINED, SCORED, label_shots
-from engine.vlm.base import Failed, VlmBackend
-from engine.vlm.cache import AnswerCache, CachedVlm
-from engine.vlm.config import VlmConfig
-from engine.vlm.describe import caption_summary_prompts, describe, trigger_summary_prompts
-from engine.vlm.frames import VlmFrames, shot_images, trigger_image
-from engine.vlm.options import ENABLE_HINT, VlmOptions
-from engine.vlm.profile import action_profile
-from engine.vlm.summary import summarise, timed_item, token_counter
+from filmline.engine.cli_support import say
+from filmline.engine.progress import CountProgress
+from filmline.engine.vlm.actions import CONSTRAINED, SCORED, label_shots
+from filmline.engine.vlm.base import Failed, VlmBackend
+from filmline.engine.vlm.cache import AnswerCache, CachedVlm
+from filmline.engine.vlm.config import VlmConfig
+from filmline.engine.vlm.describe import caption_summary_prompts, describe, trigger_summary_prompts
+from filmline.engine.vlm.frames import VlmFrames, shot_images, trigger_image
+from filmline.engine.vlm.options import ENABLE_HINT, VlmOptions
+from filmline.engine.vlm.profile import action_profile
+from filmline.engine.vlm.summary import summarise, timed_item, token_counter
 
 NO_FRAMES = "no frame of it was kept (a shot shorter than the sampling interval, between gradual transitions)"
 SHOT_TASKS = ("actions", "captions")
@@ -65,7 +65,7 @@ class VlmStage:
             reason = "off by default (action labels, captions, trigger descriptions)"
             models["skipped"].append({"stage": "vlm", "reason": f"{reason}; enable with {ENABLE_HINT}", "fix": ENABLE_HINT})
             return cls(options, config, None, f"{reason}; no --vlm backend given")
-        from engine.vlm import open_backend
+        from filmline.engine.vlm import open_backend
 
         backend = open_backend(options, config)
         models["vlm"] = backend.describe()

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.result import timecode
-from engine.vlm.base import Failed, GenerationSettings, VlmBackend, VlmPrompt
+from filmline.engine.result import timecode
+from filmline.engine.vlm.base import Failed, GenerationSettings, VlmBackend, VlmPrompt
 
 CHARS_PER_TOKEN = 3
 TEMPLATE_TOKENS = 32

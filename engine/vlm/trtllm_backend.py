@@ -35,8 +35,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from engine.errors import BackendError, BadInputError, EngineError, MissingModelError, first_line
-from engine.vlm.base import (
+from filmline.engine.errors import BackendError, BadInputError, EngineError, MissingModelError, first_line
+from filmline.engine.vlm.base import (
     Failed,
     Generated,
     GenerationSettings,
@@ -46,7 +46,7 @@ from engine.vlm.base import (
     VlmBackend,
     VlmPrompt,
 )
-from engine.vlm.families import continuation, family_of, image_token, render_prompt
+from filmline.engine.vlm.families import continuation, family_of, image_token, render_prompt
 
 LLM_API, ENGINES = "llm-api", "engines"
 ALTERNATIVES = "use --vlm openai with trtllm-serve, or --vlm transformers"
