@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from filmline.engine.cli_support import add_debug_flag, run_reporting_errors, say
+from filmline.engine.cli_support import add_common_flags, run_reporting_errors, say
 from filmline.engine.errors import BackendError, BadInputError
 
 PROG = "engine-bench"
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(random weights built into the cache; default: the suite's)")
     parser.add_argument("--vlm-url", help="also time --vlm openai against this server (e.g. http://localhost:8000/v1)")
     parser.add_argument("--vlm-served-model", help="the model name that server serves")
-    add_debug_flag(parser)
+    add_common_flags(parser)
     return parser
 
 

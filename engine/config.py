@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -31,8 +32,63 @@ def read_config(relative: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def pipeline_defaults() -> dict[str, Any]:
-    """`configs/pipeline.yaml`: the defaults of `engine-run`."""
+    """`configs/pipeline.yaml`: the defaults of `engine-run`. Cached and shared: never mutate it."""
     return read_config("pipeline.yaml")
+
+
+def pipeline_config(overlay: Path | None = None) -> dict[str, Any]:
+    """`configs/pipeline.yaml` with the values of `overlay` in place of its own (`engine-run --config`).
+
+    The overlay is a YAML file in the same shape holding any subset of the keys. A key the defaults
+    do not have, or a value of the wrong kind, is a `BadInputError` naming the key and the file.
+    The result is a fresh dict: the cached defaults stay as they are.
+    """
+    merged = copy.deepcopy(pipeline_defaults())
+    if overlay is None:
+        return merged
+    try:
+        raw = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise BadInputError(f"--config {overlay}: {err.strerror}; pass a YAML file shaped like configs/pipeline.yaml") from err
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise BadInputError(f"--config {overlay} is not valid YAML{line}; fix the file") from err
+    if raw is None:
+        return merged
+    _overlay(merged, raw, overlay, "")
+    return merged
+
+
+def _overlay(target: dict[str, Any], values: Any, path: Path, prefix: str) -> None:
+    """Put `values` over `target` key by key, recursing into sections; checks names and kinds."""
+    if not isinstance(values, dict):
+        what = f"section '{prefix.rstrip('.')}'" if prefix else "the top level"
+        raise BadInputError(f"{path}: {what} must be a mapping of keys to values, as in configs/pipeline.yaml")
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in target:
+            known = ", ".join(f"{prefix}{k}" for k in target)
+            raise BadInputError(f"{path}: unknown key '{name}'; the keys here are {known}")
+        default = target[key]
+        if isinstance(default, dict):
+            _overlay(default, value, path, f"{name}.")
+        elif not _same_kind(default, value):
+            raise BadInputError(f"{path}: '{name}' must be {_kind(default)}, got {value!r}")
+        else:
+            target[key] = float(value) if isinstance(default, float) else value
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(value, bool) or isinstance(default, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _kind(default: Any) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(type(default), type(default).__name__)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from filmline.engine.config import model_spec
 from filmline.engine.encoder_queue import EncoderQueue
-from filmline.engine.errors import MissingModelError
+from filmline.engine.errors import MissingModelError, first_line, problem_part
 
 
 def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
@@ -35,8 +35,9 @@ def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
             raise
         models["skipped"].append({
             "stage": "encoder",
-            "reason": f"{err}; shots come from the cheap full-rate pass alone",
+            "reason": f"{problem_part(err)}; shots come from the cheap full-rate pass alone",
             "fix": f"engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER once, or engine-run --weights HUB_ID_OR_FOLDER",
+            "detail": first_line(err),
         })
         return None, models
     models["encoder"] = {

@@ -7,6 +7,8 @@ message, and exit with the error's `exit_code`; anything else is a bug and keeps
 
 from __future__ import annotations
 
+import re
+
 
 class EngineError(Exception):
     """A failure the user can act on. `str(err)` is the one line the CLI prints."""
@@ -46,3 +48,9 @@ def first_line(err: BaseException, *, with_type: bool = False) -> str:
         return type(err).__name__
     line = text.splitlines()[0]
     return f"{type(err).__name__}: {line}" if with_type else line
+
+
+def problem_part(err: BaseException) -> str:
+    """The problem half of a one-line "problem: fix" message, without the fix or any nested error
+    text in brackets: what a one-line note about a skipped stage says (its fix is stated apart)."""
+    return re.split(r": | \(", first_line(err), maxsplit=1)[0]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from filmline.engine.encoder_queue import EncoderQueue
-from filmline.engine.errors import MissingModelError
+from filmline.engine.errors import MissingModelError, first_line, problem_part
 from filmline.engine.luma_features import luma_size
 from filmline.engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
 
@@ -86,12 +86,16 @@ class ExtraStages:
 
 
 def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[np.ndarray]) -> None:
-    """Fill each episode's missing `intro` / `credits` from the segment that recurs across them."""
-    from filmline.engine.stages.series import SeriesSettings, find_recurring
+    """Fill each episode's missing `intro` / `credits` from the segment that recurs across them
+    (what an earlier comparison put there, in a result kept from an earlier run, is replaced)."""
+    from filmline.engine.stages.series import KINDS, SeriesSettings, find_recurring
 
     found = find_recurring(features, SeriesSettings.from_config())
     for document, entries in zip(documents, found):
         document["series"] = {"episodes": len(documents), "feature_dim": int(features[0].shape[1])}
+        for kind in KINDS:
+            if (document.get(kind) or {}).get("method") == "cross_episode":
+                document[kind] = None
         for entry in entries:
             if document.get(entry["kind"]) is None:
                 document[entry["kind"]] = entry
@@ -105,8 +109,8 @@ def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
     try:
         detector = open_trigger_detector(settings)
     except MissingModelError as err:
-        models["skipped"].append({"stage": "triggers", "reason": str(err),
-                                  "fix": "engine-build --model trigger --checkpoint FILE (a seed-003 or engine-train checkpoint)"})
+        models["skipped"].append({"stage": "triggers", "reason": problem_part(err), "detail": first_line(err),
+                                  "fix": "engine-build --model trigger --checkpoint FILE (an engine-train checkpoint)"})
         return None
     models["trigger"] = detector.model
     return detector
@@ -121,7 +125,7 @@ def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any
         runner = None if luma_size(model.embedder) else create_runner(model.embedder, "auto")
     except MissingModelError as err:
         fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
-        models["skipped"].append({"stage": "intro", "reason": str(err), "fix": fix})
+        models["skipped"].append({"stage": "intro", "reason": problem_part(err), "fix": fix, "detail": first_line(err)})
         return None, None
     models["intro"] = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
                        "embedder_backend": runner.name if runner else "cheap_pass",

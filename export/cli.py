@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from filmline.engine.cli_support import add_debug_flag, run_reporting_errors
+from filmline.engine.cli_support import add_common_flags, run_reporting_errors
 from filmline.engine.errors import BadInputError
 
 PROG = "engine-build"
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="artifact folder (default: $ENGINE_HOME/MODEL)")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    add_debug_flag(parser)
+    add_common_flags(parser)
     return parser
 
 

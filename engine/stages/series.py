@@ -86,11 +86,7 @@ class _Span(NamedTuple):
 
 def find_recurring(episodes: list[np.ndarray], settings: SeriesSettings) -> list[list[dict]]:
     """Per episode, its `intro` and `credits` entries (`"method": "cross_episode"`), or []."""
-    if len(episodes) < 2:
-        raise BadInputError(
-            f"cross-episode matching needs at least two episodes of one season; got {len(episodes)}: "
-            "pass every episode (or their folder) with --series"
-        )
+    check_episode_count(len(episodes))
     features = _centred(episodes)
     results: list[list[dict]] = [[] for _ in episodes]
     pairs = _pairs(len(episodes), settings.max_partners)
@@ -110,6 +106,15 @@ def find_recurring(episodes: list[np.ndarray], settings: SeriesSettings) -> list
             if consensus is not None:
                 results[e].append(consensus)
     return results
+
+
+def check_episode_count(count: int) -> None:
+    """Matching needs two episodes at least: a `BadInputError` with the fix otherwise."""
+    if count < 2:
+        raise BadInputError(
+            f"cross-episode matching needs at least two episodes of one season; got {count}: "
+            "pass every episode (or their folder) with --series"
+        )
 
 
 def _centred(episodes: list[np.ndarray]) -> list[np.ndarray]:

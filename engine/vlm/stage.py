@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from filmline.engine.cli_support import say
+from filmline.engine.cli_support import notice
 from filmline.engine.progress import CountProgress
 from filmline.engine.vlm.actions import CONSTRAINED, SCORED, label_shots
 from filmline.engine.vlm.base import Failed, VlmBackend
@@ -63,7 +63,7 @@ class VlmStage:
             if options.explicit:
                 return cls(options, config, None, "disabled with --vlm none")
             reason = "off by default (action labels, captions, trigger descriptions)"
-            models["skipped"].append({"stage": "vlm", "reason": f"{reason}; enable with {ENABLE_HINT}", "fix": ENABLE_HINT})
+            models["skipped"].append({"stage": "vlm", "reason": reason, "fix": ENABLE_HINT})
             return cls(options, config, None, f"{reason}; no --vlm backend given")
         from filmline.engine.vlm import open_backend
 
@@ -114,7 +114,7 @@ class VlmStage:
         section["cache"] = {key: value - cache_before.get(key, 0) for key, value in self.backend.stats.items()}
         section["failed_total"] = sum(section["failed"].values())
         if section["failed_total"]:
-            say(f"warning: {name}: {section['failed_total']} vision-language questions got no answer "
+            notice(f"warning: {name}: {section['failed_total']} vision-language questions got no answer "
                 f"({', '.join(f'{k} {v}' for k, v in section['failed'].items() if v)}); see vlm_error in the result")
         section["seconds"] = round(spent, 4)
         document["vlm"] = section

@@ -1,0 +1,113 @@
+"""What `engine-run` computes for a video, built in one place from the command line and the
+pipeline config (`configs/pipeline.yaml`, overlaid by `--config FILE`), and its fingerprint.
+
+A flag left out takes its value from the config; a flag given wins. The fingerprint is a hash
+of every setting that changes a result (not where it is written or how the console looks) plus
+the engine's version: a rerun compares it with the one stored in a finished result to decide
+whether that result can be kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import filmline
+from filmline.engine.config import pipeline_config
+from filmline.engine.errors import BadInputError
+from filmline.engine.vlm.options import VlmOptions
+
+if TYPE_CHECKING:  # heavy modules: imported when the settings are built, not for --help
+    from filmline.engine.extra_stages import ExtraStageOptions
+    from filmline.engine.pipeline import ShotSettings
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "none")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Every setting that decides what `engine-run` finds in a video."""
+
+    shots: ShotSettings
+    model: str
+    weights: str | None
+    backend: str
+    batch_size: int
+    precision: str | None
+    decoder: str
+    decode_sessions: int | None
+    allow_truncated: bool
+    stages: ExtraStageOptions
+    vlm: VlmOptions
+
+    def fingerprint(self) -> str:
+        """`sha256:<hex>` of these settings, the VLM config file's bytes and the engine version."""
+        settings = asdict(self)
+        vlm_config = self.vlm.config_path
+        settings["vlm"]["config_path"] = hashlib.sha256(vlm_config.read_bytes()).hexdigest() if vlm_config else None
+        for how_not_what in ("explicit", "concurrency"):  # change the console or the speed, not the result
+            del settings["vlm"][how_not_what]
+        settings["engine_version"] = filmline.__version__
+        text = json.dumps(settings, sort_keys=True, default=str)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_run_settings(args: argparse.Namespace) -> RunSettings:
+    """The settings of this run: the config (with `--config`), then the flags given; values checked."""
+    from filmline.engine.extra_stages import ExtraStageOptions
+    from filmline.engine.pipeline import ShotSettings
+
+    config = pipeline_config(args.config)
+    shots, keyframes = config["shots"], config["keyframes"]
+
+    def chosen(flag: Any, configured: Any) -> Any:
+        return configured if flag is None else flag
+
+    fps = chosen(args.fps, config["fps"])
+    threshold = chosen(args.threshold, shots["threshold"])
+    min_shot = chosen(args.min_shot, shots["min_shot_seconds"])
+    batch_size = chosen(args.batch_size, config["batch_size"])
+    backend = chosen(args.backend, config["backend"])
+    if fps <= 0:
+        raise BadInputError(f"--fps must be positive, got {fps}; try --fps 1")
+    if not 0.0 < threshold <= 1.0:
+        raise BadInputError(f"--threshold must be in (0, 1], got {threshold}; the default is 0.825")
+    if min_shot < 0:
+        raise BadInputError(f"--min-shot must be >= 0 seconds, got {min_shot}")
+    if batch_size < 1:
+        raise BadInputError(f"--batch-size must be >= 1, got {batch_size}")
+    if backend not in BACKENDS:
+        raise BadInputError(f"backend '{backend}' in --config {args.config}: choose one of {', '.join(BACKENDS)}")
+    shot_settings = ShotSettings(
+        fps=fps,
+        threshold=threshold,
+        min_shot_seconds=min_shot,
+        cut_ratio=shots["cut_ratio"],
+        cut_window=shots["cut_window"],
+        cut_min_diff=shots["cut_min_diff"],
+        colour_weight=shots["colour_weight"],
+        black_level=shots["black_level"],
+        gradual_lag=shots["gradual_lag"],
+        gradual_min_frames=shots["gradual_min_frames"],
+        gradual_max_frames=shots["gradual_max_frames"],
+        gradual_min_change=shots["gradual_min_change"],
+        thumbnail_width=keyframes["thumbnail_width"],
+        jpeg_quality=keyframes["jpeg_quality"],
+    )
+    stages = ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, batch_size)
+    return RunSettings(
+        shots=shot_settings,
+        model=chosen(args.model, config["model"]),
+        weights=args.weights,
+        backend=backend,
+        batch_size=batch_size,
+        precision=args.precision,
+        decoder=args.decoder,
+        decode_sessions=args.decode_sessions,
+        allow_truncated=args.allow_truncated,
+        stages=stages,
+        vlm=VlmOptions.from_args(args),
+    )

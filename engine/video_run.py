@@ -1,0 +1,232 @@
+"""The videos of one `engine-run`: keep the results that are up to date, analyse the others one
+by one (each result written as soon as its video is done), and, with `--series`, add the fields
+that come from comparing the episodes once all are done.
+
+`Ledger` remembers what is finished, so the summary table and the message after an interruption
+say exactly what was kept.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from filmline.engine.cli_support import notice, say
+from filmline.engine.errors import BadInputError
+from filmline.engine.run_outputs import (
+    finished_result,
+    load_features,
+    remove_unfinished,
+    result_path,
+    run_record,
+    save_features,
+)
+from filmline.engine.run_settings import RunSettings
+
+PROG = "engine-run"
+
+
+class Ledger:
+    """What the run has done so far, in the order the videos were given."""
+
+    def __init__(self, videos: list[Path], out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._order = {video: i for i, video in enumerate(videos)}
+        self._done: dict[Path, tuple[dict[str, Any], np.ndarray | None]] = {}
+        self.kept: list[Path] = []  # up to date from an earlier run, not analysed again
+        self.current: Path | None = None  # the video being analysed
+        self.matching = False  # comparing the episodes (--series)
+        self.failures = 0
+
+    def finish(self, video: Path, document: dict[str, Any], features: np.ndarray | None, *, kept: bool = False) -> None:
+        self._done[video] = (document, features)
+        if kept:
+            self.kept.append(video)
+        self.current = None
+
+    @property
+    def done(self) -> list[tuple[Path, dict[str, Any], np.ndarray | None]]:
+        return [(video, *self._done[video]) for video in sorted(self._done, key=self._order.__getitem__)]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The summary table's rows: every finished or kept video."""
+        return [summary_row(video, document, self.out_dir, video in self.kept) for video, document, _ in self.done]
+
+    def interrupted_message(self, series: bool) -> str:
+        """What an interruption left, truthfully: kept results, and what was removed."""
+        finished = [video.name for video, _, _ in self.done]
+        kept = f"the results of {', '.join(finished)} are in {self.out_dir}" if finished else "no video was finished"
+        if self.matching:
+            return (f"interrupted while comparing the episodes; every episode's own result is in {self.out_dir}, "
+                    "without the series fields: run the same command again to add them (no episode is decoded again)")
+        if self.current is not None:
+            message = f"interrupted during {self.current.name}, whose unfinished output was removed; {kept}"
+        else:
+            message = f"interrupted before any video was analysed; {kept}"
+        if finished:
+            message += " (a rerun keeps them and analyses the rest)"
+        if finished and series:
+            message += "; the series fields are added once every episode is done"
+        return message
+
+
+def summary_row(video: Path, document: dict[str, Any], out_dir: Path, kept: bool) -> dict[str, Any]:
+    return {
+        "video": video.name,
+        "frames": document["video"]["frame_count"],
+        "duration": document["video"]["duration"],
+        "shots": len(document["shots"]),
+        "method": document["shot_detection"]["method"] + (" (kept)" if kept else ""),
+        "seconds": document["timings"]["total"],
+        "output": str(result_path(out_dir, video)),
+    }
+
+
+def skip_note(entry: dict[str, str]) -> str:
+    """One short line for a stage that did not run: what is missing and how to enable it."""
+    return f"note: {entry['stage']} skipped: {entry['reason']}; enable with {entry['fix']}"
+
+
+class VideoRun:
+    """The models of one run, opened once (only when some video needs analysing), and the
+    analysis of each video."""
+
+    def __init__(self, settings: RunSettings, out_dir: Path, progress: bool | None, ledger: Ledger) -> None:
+        from filmline.engine.vlm.config import VlmConfig
+
+        self.settings = settings
+        self.out_dir = out_dir
+        self.progress = progress
+        self.ledger = ledger
+        self.vlm_config = VlmConfig.load(settings.vlm.config_path)  # a bad config fails before any work
+        self.fingerprint = settings.fingerprint()
+        self.series = settings.stages.series
+        self.vlm = None
+
+    def __enter__(self) -> "VideoRun":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.vlm is not None:
+            self.vlm.close()
+
+    def analyse(self, videos: list[Path], *, force: bool) -> None:
+        """Keep the up-to-date results (unless `force`), then analyse the rest, one result each."""
+        todo = []
+        for video in videos:
+            document = None if force else finished_result(self.out_dir, video, self.fingerprint, series=self.series)
+            if document is None:
+                todo.append(video)
+                continue
+            features = load_features(self.out_dir, video) if self.series else None
+            self.ledger.finish(video, document, features, kept=True)
+            notice(f"note: {video.name}: skipped, {result_path(self.out_dir, video)} is up to date "
+                   "(same file, same settings); --force analyses it again")
+        readable = self._readable(todo)
+        if not readable:
+            return
+        self._open_models()
+        for video in readable:
+            self.ledger.current = video
+            try:
+                document, features = self._analyse_one(video)
+            except BadInputError as err:
+                say(f"{PROG}: {err}")
+                self.ledger.failures += 1
+                self.ledger.current = None
+                continue
+            self.ledger.finish(video, document, features)
+
+    def _readable(self, videos: list[Path]) -> list[Path]:
+        """The videos a decoder opens; bad files fail in a second, before any model loads."""
+        from filmline.engine.decode import open_decoder  # heavy: PyAV
+
+        readable: list[Path] = []
+        fallbacks: set[str] = set()  # why NVDEC could not decode a video: said once per reason
+        for video in videos:
+            try:
+                open_decoder(video, self.settings.decoder, sessions=self.settings.decode_sessions,
+                             on_fallback=fallbacks.add).close()
+                readable.append(video)
+            except BadInputError as err:
+                say(f"{PROG}: {err}")
+                self.ledger.failures += 1
+        for reason in sorted(fallbacks):
+            notice(f"note: decoding with PyAV: {reason}")
+        return readable
+
+    def _open_models(self) -> None:
+        from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
+        from filmline.engine.extra_stages import ExtraStages
+        from filmline.engine.vlm.stage import VlmStage
+
+        s = self.settings
+        self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
+        self.extra = ExtraStages(s.stages, self.encoder, self.models)
+        self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
+        for skipped in self.models["skipped"]:
+            asked = skipped["stage"] == "encoder" and s.backend == "none"  # asked for: no need to tell
+            told_later = skipped["stage"] == "intro" and self.series  # once the episodes are compared
+            if not (asked or told_later):
+                notice(skip_note(skipped))
+
+    def _analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
+        """Analyse one video and write its result; on any failure after its key frames were put
+        in place, they are removed again."""
+        from filmline.engine.document import build_document
+        from filmline.engine.pipeline import analyze_video
+        from filmline.engine.progress import FrameProgress
+        from filmline.engine.result import write_result
+
+        s = self.settings
+        started = time.perf_counter()
+        record = run_record(video, self.fingerprint)
+        if self.encoder is not None:
+            self.encoder.reset()
+        taps = self.extra.start_video()
+        trigger_fps = self.extra.triggers.settings.fps if self.extra.triggers is not None else None
+        with self.vlm.video(self.out_dir, video.stem, s.shots.fps, trigger_fps) as vlm_taps:  # its frames go at the end
+            with FrameProgress(video.name, enabled=self.progress) as bar:
+                analysis = analyze_video(video, s.shots, self.encoder, self.out_dir, decoder_backend=s.decoder,
+                                         decode_sessions=s.decode_sessions, allow_truncated=s.allow_truncated,
+                                         taps=[*taps, *vlm_taps], on_open=bar.start, on_frames=bar.advance)
+            try:
+                if analysis.truncated:
+                    notice(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
+                fields, features = self.extra.finish_video()
+                document = build_document(video, analysis, s.shots, self.models, time.perf_counter() - started)
+                document.update(fields)
+                document["run"] = record
+                self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total
+                if features is not None:
+                    save_features(self.out_dir, video, features)
+                write_result(document, self.out_dir, video.stem)
+            except BaseException:
+                remove_unfinished(self.out_dir, video)
+                raise
+        return document, features
+
+
+def match_episodes(ledger: Ledger) -> None:
+    """`--series`: the intro and credits recurring across the finished episodes, added to each
+    result (rewritten atomically), and a note on where the intro came from."""
+    from filmline.engine.extra_stages import add_cross_episode_segments
+    from filmline.engine.result import write_result
+
+    episodes = ledger.done
+    documents = [document for _, document, _ in episodes]
+    ledger.matching = True
+    add_cross_episode_segments(documents, [features for _, _, features in episodes])
+    for video, document, _ in episodes:
+        write_result(document, ledger.out_dir, video.stem)
+    ledger.matching = False
+    intro_skipped = next((s for d in documents for s in d["models"]["skipped"] if s["stage"] == "intro"), None)
+    if intro_skipped is not None:
+        found = sum(1 for d in documents if (d.get("intro") or {}).get("method") == "cross_episode")
+        if found:
+            notice(f"note: intro found by comparing the episodes ({found} of {len(documents)}), without an intro model")
+        else:
+            notice(skip_note(intro_skipped))
