@@ -35,8 +35,8 @@ def open_encoder(model: str, backend: str, weights: str | None, batch_size: int,
             raise
         models["skipped"].append({
             "stage": "encoder",
-            "reason": f"{problem_part(err)}; shots come from the cheap full-rate pass alone",
-            "fix": f"engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER once, or engine-run --weights HUB_ID_OR_FOLDER",
+            "reason": problem_part(err),  # shot_detection.method says the cheap pass alone found the shots
+            "fix": f"engine-build --model {spec.name} --weights HUB_ID_OR_FOLDER, or engine-run --weights HUB_ID_OR_FOLDER",
             "detail": first_line(err),
         })
         return None, models
