@@ -64,17 +64,17 @@ def _overlay(target: dict[str, Any], values: Any, path: Path, prefix: str) -> No
     """Put `values` over `target` key by key, recursing into sections; checks names and kinds."""
     if not isinstance(values, dict):
         what = f"section '{prefix.rstrip('.')}'" if prefix else "the top level"
-        raise BadInputError(f"{path}: {what} must be a mapping of keys to values, as in configs/pipeline.yaml")
+        raise BadInputError(f"--config {path}: {what} must be a mapping of keys to values, as in configs/pipeline.yaml")
     for key, value in values.items():
         name = f"{prefix}{key}"
         if key not in target:
             known = ", ".join(f"{prefix}{k}" for k in target)
-            raise BadInputError(f"{path}: unknown key '{name}'; the keys here are {known}")
+            raise BadInputError(f"--config {path}: unknown key '{name}'; the keys here are {known}")
         default = target[key]
         if isinstance(default, dict):
             _overlay(default, value, path, f"{name}.")
         elif not _same_kind(default, value):
-            raise BadInputError(f"{path}: '{name}' must be {_kind(default)}, got {value!r}")
+            raise BadInputError(f"--config {path}: '{name}' must be {_kind(default)}, got {value!r}")
         else:
             target[key] = float(value) if isinstance(default, float) else value
 
