@@ -51,3 +51,27 @@ def test_frames_need_a_rate(tmp_path: Path, capsys) -> None:
     assert "--fps" in capsys.readouterr().err
     assert main(["shots", "--truth", str(frames), str(times), "--fps", "25"]) == 0
     assert "1.000 (1.00/1.00)" in capsys.readouterr().out
+
+
+def test_predictions_of_another_length_get_a_warning(tmp_path: Path, films: dict[str, GroundTruth], capsys) -> None:
+    truth = films["h264-cfr.mkv"]
+    rows = truth_csv_path(truth.path).read_text().splitlines()
+    whole = tmp_path / "whole.csv"
+    whole.write_text("\n".join(rows))
+    cut_short = tmp_path / "cut_short.csv"  # the last shot missing: a shorter copy, or another video
+    cut_short.write_text("\n".join(rows[:-1]))
+    assert main(["shots", "--truth", str(truth_path(truth.path)), str(whole), str(cut_short)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and str(cut_short) in warnings[0] and "same video" in warnings[0]
+
+
+def test_predictions_with_one_name_are_told_apart_by_their_folder(tmp_path: Path, films: dict[str, GroundTruth], capsys) -> None:
+    truth = films["h264-cfr.mkv"]
+    predicted = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        predicted.append(tmp_path / folder / "film.csv")
+        predicted[-1].write_text(truth_csv_path(truth.path).read_text())
+    assert main(["shots", "--truth", str(truth_path(truth.path)), *map(str, predicted)]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split()[0] for row in rows] == ["a/film.csv", "b/film.csv"]
