@@ -33,7 +33,7 @@ def run_filmline(job: dict[str, Any]) -> dict[str, Any]:
     from filmline.engine.cli import main as engine_run
 
     film, out = Path(job["film"]), Path(job["out"])
-    argv = [str(film), "--out", str(out), "--backend", job["backend"], "--fps", str(job["fps"]), "--no-progress"]
+    argv = [str(film), "--out", str(out), "--backend", job["backend"], "--fps", str(job["fps"]), "--no-progress", "--force"]
     argv += [arg for key in ("decoder", "weights") if job.get(key) for arg in (f"--{key}", str(job[key]))]
     documents: list[dict[str, Any]] = []
 

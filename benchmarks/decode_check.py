@@ -147,10 +147,11 @@ def _decode_and_statistics(film: Path, sessions: int, batch: int = 16) -> dict:
 
 
 def _pipeline(film: Path, sessions: int) -> dict:
-    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.cli import build_parser
+    from filmline.engine.run_settings import build_run_settings
     from filmline.engine.pipeline import analyze_video
 
-    settings = _settings(build_parser().parse_args([str(film)]))
+    settings = build_run_settings(build_parser().parse_args([str(film)])).shots
     runs = {}
     for backend, count in (("pyav", 1), ("nvdec", sessions)):
         out = Path("/tmp/decode_check") / f"pipeline-{backend}"

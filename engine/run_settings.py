@@ -48,8 +48,7 @@ class RunSettings:
         settings = asdict(self)
         vlm_config = self.vlm.config_path
         settings["vlm"]["config_path"] = hashlib.sha256(vlm_config.read_bytes()).hexdigest() if vlm_config else None
-        for how_not_what in ("explicit", "concurrency"):  # change the console or the speed, not the result
-            del settings["vlm"][how_not_what]
+        del settings["vlm"]["concurrency"]  # changes the speed, not the result
         settings["engine_version"] = filmline.__version__
         text = json.dumps(settings, sort_keys=True, default=str)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -170,7 +170,8 @@ class RecordingTap:
 
 
 def test_cuts_on_chunk_edges_are_found_as_without_chunking(open_gop_films: dict[str, Path], tmp_path: Path) -> None:
-    from filmline.engine.cli import build_parser, _settings
+    from filmline.engine.cli import build_parser
+    from filmline.engine.run_settings import build_run_settings
     from filmline.engine.pipeline import analyze_video
 
     path = open_gop_films["cuts.mkv"]
@@ -179,7 +180,7 @@ def test_cuts_on_chunk_edges_are_found_as_without_chunking(open_gop_films: dict[
     frame_pts = [f.pts for f in PyAVDecoder(path).frames()]
     assert edges == [frame_pts[i] for i in CUT_FRAMES]
 
-    settings_ = _settings(build_parser().parse_args([str(path)]))
+    settings_ = build_run_settings(build_parser().parse_args([str(path)])).shots
     runs = {}
     for count in (1, sessions):
         tap = RecordingTap()

@@ -206,7 +206,8 @@ def test_nvdec_gives_pyavs_frames_times_and_samples(films: dict[str, GroundTruth
 @pytest.mark.skipif(NO_NVDEC_HERE, reason="needs a CUDA device with NVDEC and PyNvVideoCodec")
 def test_nvdec_open_gop_chunks_and_the_pipeline_match_pyav(open_gop_films: dict[str, Path],  # noqa: F811
                                                            tmp_path: Path) -> None:
-    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.cli import build_parser
+    from filmline.engine.run_settings import build_run_settings
     from filmline.engine.pipeline import analyze_video
     from tests.test_decode_chunks import RecordingTap
 
@@ -216,7 +217,7 @@ def test_nvdec_open_gop_chunks_and_the_pipeline_match_pyav(open_gop_films: dict[
             got = [(f.index, f.pts) for f in decoder.frames()]
         assert got == [(f.index, f.pts) for f in PyAVDecoder(path).frames()]
     path = open_gop_films["cuts.mkv"]
-    settings = _settings(build_parser().parse_args([str(path)]))
+    settings = build_run_settings(build_parser().parse_args([str(path)])).shots
     taken = {}
     for backend in ("pyav", "nvdec"):
         (tmp_path / backend).mkdir()

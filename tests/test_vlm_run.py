@@ -79,7 +79,8 @@ def test_scored_labels_captions_summary_and_profile_over_http(film, chat_server,
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the kept frames are gone
 
     before = len(chat_server.requests)
-    code, again, _ = run(film, tmp_path, capsys, *openai_flags(chat_server))
+    # the result is up to date, so a plain rerun keeps it; --force analyses again, answered from the cache
+    code, again, _ = run(film, tmp_path, capsys, *openai_flags(chat_server), "--force")
     assert code == 0 and len(chat_server.requests) == before  # every answer came from the cache
     assert again["vlm"]["requests"]["requests"] == 0 and again["vlm"]["cache"]["hits"] == before
     assert [s["caption"] for s in again["shots"]] == [s["caption"] for s in shots]
@@ -172,7 +173,7 @@ def test_a_tiny_llava_labels_captions_and_summarises_and_a_rerun_costs_nothing(f
     assert document["models"]["vlm"]["backend"] == "transformers"
     assert vlm["requests"]["requests"] > 0
 
-    code, again, _ = run(film, tmp_path, capsys, *flags)
+    code, again, _ = run(film, tmp_path, capsys, *flags, "--force")
     assert code == 0 and again["vlm"]["requests"]["requests"] == 0
     assert [s["label_probabilities"] for s in again["shots"]] == [s["label_probabilities"] for s in document["shots"]]
 
@@ -210,7 +211,8 @@ def test_a_missing_model_fails_before_decoding(film, tmp_path, capsys) -> None:
 def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_server, tmp_path) -> None:
     """The stage as engine-run wires it when the trigger stage runs at 3 frames/s: the trigger
     rate is tapped too, so the frame the trigger model flagged is the one described."""
-    from filmline.engine.cli import _settings, build_parser
+    from filmline.engine.cli import build_parser
+    from filmline.engine.run_settings import build_run_settings
     from filmline.engine.decode import sample_indices
     from filmline.engine.document import build_document
     from filmline.engine.pipeline import analyze_video
@@ -223,7 +225,7 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     args = build_parser().parse_args([film.path, *openai_flags(chat_server), "--vlm-tasks", "triggers"])
     models = {"encoder": None, "skipped": []}
     stage = VlmStage.open(VlmOptions.from_args(args), VlmConfig.load(), models)
-    settings = _settings(args)
+    settings = build_run_settings(args).shots
     with stage.video(tmp_path, "film", settings.fps, 3.0) as taps:
         analysis = analyze_video(Path(film.path), settings, None, tmp_path, taps=taps)
         document = build_document(Path(film.path), analysis, settings, models, 1.0)
