@@ -159,3 +159,35 @@ def test_every_console_script_prints_the_version(capsys) -> None:
     found = shutil.which("engine-run") or pytest.skip("engine-run not installed (pip install -e .)")
     done = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == f"filmline {filmline.__version__}\n"
+
+
+def test_ctrl_c_while_the_model_describes_a_video_removes_its_key_frames(two_films: list[Path], tmp_path: Path) -> None:
+    """The key frames take their final name before the vision-language stage runs; an interrupt
+    there must not leave them behind without a result."""
+    import threading
+
+    from tests.chat_server import ChatServer, Reply, completion
+
+    asked = threading.Event()
+
+    def slow_answer(request, nth) -> Reply:
+        asked.set()
+        return Reply(body=completion("Fight").body, delay_s=1.0)
+
+    server = ChatServer(slow_answer).start()
+    out = tmp_path / "out"
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "filmline.engine.cli", str(two_films[0]), "--out", str(out), "--backend", "none",
+             "--no-progress", "--vlm", "openai", "--vlm-url", server.url, "--vlm-model", "test-model"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        _wait_for(asked.is_set, process)
+        assert (out / "first.keyframes").is_dir()  # in place while the model is asked
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        server.stop()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "engine-run: interrupted during first.mkv, whose unfinished output was removed; no video was finished")
+    assert list(out.iterdir()) == []
