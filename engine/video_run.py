@@ -217,6 +217,12 @@ def match_episodes(ledger: Ledger) -> None:
     from filmline.engine.result import write_result
 
     episodes = ledger.done
+    widths = {features.shape[1] for _, _, features in episodes}
+    if len(widths) > 1:  # kept episodes were compared on another model's features than the new ones
+        raise BadInputError(
+            f"the episodes' saved features ({ledger.out_dir}/*.series.npy) come from different models "
+            f"({' vs '.join(map(str, sorted(widths)))} values per second); run again with --force to analyse every episode alike"
+        )
     documents = [document for _, document, _ in episodes]
     ledger.matching = True
     add_cross_episode_segments(documents, [features for _, _, features in episodes])
