@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_reporting_errors(PROG, lambda: run(args), debug=args.debug)
+    try:
+        return run_reporting_errors(PROG, lambda: run(args), debug=args.debug)
+    finally:
+        set_quiet(False)  # --quiet is this command's: a caller in the same process (a benchmark, a test) gets its notes back
 
 
 def run(args: argparse.Namespace) -> int:
