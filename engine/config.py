@@ -49,7 +49,9 @@ def pipeline_config(overlay: Path | None = None) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(overlay.read_text(encoding="utf-8"))
     except OSError as err:
-        raise BadInputError(f"--config {overlay}: {err.strerror}; pass a YAML file shaped like configs/pipeline.yaml") from err
+        raise BadInputError(
+            f"--config {overlay}: {err.strerror}; pass a YAML file shaped like configs/pipeline.yaml"
+        ) from err
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -88,7 +90,8 @@ def _same_kind(default: Any, value: Any) -> bool:
 
 
 def _kind(default: Any) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(type(default), type(default).__name__)
+    kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    return kinds.get(type(default), type(default).__name__)
 
 
 @dataclass(frozen=True)

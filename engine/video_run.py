@@ -221,7 +221,8 @@ def match_episodes(ledger: Ledger) -> None:
     if len(widths) > 1:  # kept episodes were compared on another model's features than the new ones
         raise BadInputError(
             f"the episodes' saved features ({ledger.out_dir}/*.series.npy) come from different models "
-            f"({' vs '.join(map(str, sorted(widths)))} values per second); run again with --force to analyse every episode alike"
+            f"({' vs '.join(map(str, sorted(widths)))} values per second); "
+            "run again with --force to analyse every episode alike"
         )
     documents = [document for _, document, _ in episodes]
     ledger.matching = True

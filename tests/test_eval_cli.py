@@ -65,7 +65,9 @@ def test_predictions_of_another_length_get_a_warning(tmp_path: Path, films: dict
     assert len(warnings) == 1 and str(cut_short) in warnings[0] and "same video" in warnings[0]
 
 
-def test_predictions_with_one_name_are_told_apart_by_their_folder(tmp_path: Path, films: dict[str, GroundTruth], capsys) -> None:
+def test_predictions_with_one_name_are_told_apart_by_their_folder(
+    tmp_path: Path, films: dict[str, GroundTruth], capsys
+) -> None:
     truth = films["h264-cfr.mkv"]
     predicted = []
     for folder in ("a", "b"):
