@@ -76,6 +76,7 @@ def build_document(
             "sample_aspect_ratio": str(info.sample_aspect_ratio),
             "start_offset": float(info.start_pts * info.time_base),
             "corrupt_frames_skipped": analysis.corrupt_frames,
+            "frames_lost": analysis.frames_lost,
             "truncated": analysis.truncated,
             "decoder": analysis.decoder_backend,
         },

@@ -60,6 +60,7 @@ class VideoAnalysis:
     seconds: np.ndarray  # presentation time of every decoded frame
     end_seconds: float
     corrupt_frames: int
+    frames_lost: int  # frames that never came out of the decoder (see engine.decode.losses)
     features: CheapFeatures
     cut_candidates: dict[int, float]
     rejected: list[Boundary]
@@ -251,6 +252,7 @@ def _decide(
         seconds=seconds,
         end_seconds=end_seconds,
         corrupt_frames=decoder.corrupt_frames,
+        frames_lost=decoder.frames_lost,
         features=features,
         cut_candidates=candidates,
         rejected=rejected,
