@@ -24,6 +24,7 @@ from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.models.resnet import LAYOUTS, torchvision_to_sequential
 from filmline.engine.models.trigger import TriggerConfig, TriggerModel
 from filmline.engine.models.trigger_time_aware import TimeAwareConfig
+from filmline.engine.output_files import atomic_path
 
 SKIPPED_PREFIX = "temporal_llm."  # the seed's frozen (LLaVA or text) language model
 _BACKBONE = "visual_encoder.backbone."
@@ -201,9 +202,8 @@ def save_trigger_checkpoint(path: Path, model: TriggerModel, *, epoch: int, loss
         "loss": float(loss),
         "engine": {"config": model.config.as_dict(), **metadata},
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(checkpoint, partial)
-    partial.replace(path)
+    with atomic_path(path) as temporary:
+        torch.save(checkpoint, temporary)
 
 
 def load_backbone_weights(model: TriggerModel, path: Path) -> None:
