@@ -161,6 +161,17 @@ def test_bad_input_is_one_line_naming_the_file(bad_inputs: dict, kind: str) -> N
     assert ";" in message  # problem; fix
 
 
+def test_mp4_cut_before_its_index_says_it_is_truncated(bad_inputs: dict) -> None:
+    """PyAV writes the moov box last, as cameras and most muxers do; cut off, the file has none."""
+    path = bad_inputs["no_index"]
+    with pytest.raises(BadInputError) as caught:
+        open_decoder(path)
+    assert "looks incomplete or truncated" in str(caught.value)
+    assert "not a readable video file" not in str(caught.value)
+    with pytest.raises(BadInputError, match="not a readable video file"):
+        open_decoder(bad_inputs["text"])
+
+
 def test_backend_names_are_checked() -> None:
     with pytest.raises(BadInputError, match="valid values: auto, pyav"):
         open_decoder("film.mkv", backend="vhs")
