@@ -12,7 +12,7 @@ import os
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Generator, Iterator
+from typing import Generator, Iterable, Iterator
 
 import av
 import numpy as np
@@ -219,6 +219,18 @@ class PyAVRangeSession:
 
     def _count_corrupt(self) -> None:
         self.corrupt_frames += 1
+
+
+def decode_frames_at(info: VideoInfo, pts: Iterable[int], threads: int = 0) -> Iterator[PyAVFrame]:
+    """The frames with these timestamps (`index` -1), each decoded from the keyframe before it:
+    for a few frames wanted again after the pass that decoded every frame. A timestamp no frame
+    has gives nothing."""
+    session = PyAVRangeSession(Path(info.path), info, threads)
+    try:
+        for wanted in sorted(set(pts)):
+            yield from session.frames_between(wanted, wanted + 1)
+    finally:
+        session.close()
 
 
 class _PtsClock:
