@@ -23,7 +23,9 @@ FORMAT = 1  # bump when the layout changes; older artifacts are rebuilt
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write `manifest` as sorted, indented JSON (stable bytes, so a stable hash)."""
+    """Write `manifest` as sorted, indented JSON (stable bytes, so a stable hash), after adding
+    `sha256`: each of its `files`' content hash, which `is_current` checks."""
+    manifest["sha256"] = {name: file_sha256(folder / name) for name in manifest.get("files", {}).values()}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / MANIFEST).write_text(text, encoding="utf-8")
 
@@ -67,13 +69,30 @@ def tool_versions(tensorrt: str | None) -> dict[str, str]:
 
 
 def is_current(folder: Path, key: str) -> bool:
-    """Whether `folder` holds a complete artifact built with `key`."""
+    """Whether `folder` holds a complete, intact artifact built with `key`: every file the
+    manifest lists is there with the content it was built with (a damaged or half-copied
+    `model.onnx` is rebuilt, not reused)."""
     try:
         manifest = read_manifest(folder)
     except MissingModelError:
         return False
-    files = manifest.get("files", {}).values()
-    return manifest.get("build_key") == key and all((folder / name).is_file() for name in files)
+    if manifest.get("build_key") != key:
+        return False
+    hashes = manifest.get("sha256", {})
+    for name in manifest.get("files", {}).values():
+        path = folder / name
+        if name not in hashes or not path.is_file() or file_sha256(path) != hashes[name]:
+            return False
+    return True
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in blocks (a model file can be gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _version(module: str) -> str:
