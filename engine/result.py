@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,26 @@ from filmline.engine.keyframe_store import keyframes_folder
 from filmline.engine.output_files import atomic_path
 
 SCHEMA_VERSION = "1.0"
+# Numbers are rounded where float noise would show (24.024000000000004): times (and every other
+# measured number) to the microsecond, scores to what a score means.
+TIME_DECIMALS = 6
+SCORE_DECIMALS = 4
+SCORE_KEYS = frozenset({"similarity", "confidence", "trigger_confidence", "score", "probability", "label_probabilities"})
+
+
+def rounded_document(value: Any, key: str | None = None) -> Any:
+    """A copy of the result document with its floats rounded: under a key of `SCORE_KEYS` (and
+    anywhere inside one) to `SCORE_DECIMALS`, elsewhere to `TIME_DECIMALS`. Every writer takes
+    the document through here once, whichever stage added the number."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        return round(value, SCORE_DECIMALS if key in SCORE_KEYS else TIME_DECIMALS)
+    if isinstance(value, dict):
+        return {k: rounded_document(v, key if key in SCORE_KEYS else k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded_document(v, key) for v in value]
+    return value
 
 
 def timecode(seconds: float) -> str:
@@ -69,6 +90,7 @@ def write_result(document: dict[str, Any], out_dir: Path, stem: str) -> list[Pat
     Both are written in full before either takes its name. Should a write fail, neither is left,
     nor the video's key-frame folder, which only the result refers to.
     """
+    document = rounded_document(document)
     json_path = out_dir / f"{stem}.json"
     csv_path = out_dir / f"{stem}.shots.csv"
     try:

@@ -57,8 +57,8 @@ def test_scored_labels_captions_summary_and_profile_over_http(film, chat_server,
     for shot in shots:
         probabilities = shot["label_probabilities"]
         assert set(probabilities) == set(read_config("vlm.yaml")["categories"])
-        assert sum(probabilities.values()) == pytest.approx(1.0)
-        assert probabilities["Pursuit"] / probabilities["Fight"] == pytest.approx(ratio)
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)  # each to 4 decimals
+        assert probabilities["Pursuit"] / probabilities["Fight"] == pytest.approx(ratio, rel=1e-3)  # 4 decimals
         assert shot["labels"] == ["Pursuit", "Fight"] and shot["label_method"] == "logprobs"
         assert shot["key_frame"] in shot["vlm_frames"]
         assert all(shot["start_frame"] <= f <= shot["end_frame"] for f in shot["vlm_frames"])
@@ -164,7 +164,7 @@ def test_a_tiny_llava_labels_captions_and_summarises_and_a_rerun_costs_nothing(f
     vlm = document["vlm"]
     assert vlm["actions"]["method"] == "logprobs" and vlm["failed_total"] == 0
     for shot in document["shots"]:
-        assert sum(shot["label_probabilities"].values()) == pytest.approx(1.0)
+        assert sum(shot["label_probabilities"].values()) == pytest.approx(1.0, abs=1e-3)  # each to 4 decimals
         assert shot["labels"] and set(shot["labels"]) <= set(shot["label_probabilities"])
         assert isinstance(shot["caption"], str)
     assert isinstance(document["summary"], str)
