@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from filmline.engine.errors import MissingModelError
+from filmline.engine.file_hash import file_sha256
 
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
@@ -84,15 +85,6 @@ def is_current(folder: Path, key: str) -> bool:
         if name not in hashes or not path.is_file() or file_sha256(path) != hashes[name]:
             return False
     return True
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, read in blocks (a model file can be gigabytes)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _version(module: str) -> str:

@@ -12,7 +12,6 @@ config (ours) or from configs/intro.yaml (the seed's 16).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.file_hash import file_sha256
 from filmline.engine.output_files import atomic_path
 
 OUTPUT_NAMES = ("intro", "credits")
@@ -176,14 +176,6 @@ def save_checkpoint(
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read(path: Path) -> Any:

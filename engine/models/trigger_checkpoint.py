@@ -10,7 +10,6 @@ same layout plus an `engine` entry with what shapes cannot tell (the input size)
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from filmline.engine.config import read_config
+from filmline.engine import file_hash
 from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.models.resnet import LAYOUTS, torchvision_to_sequential
 from filmline.engine.models.trigger import TriggerConfig, TriggerModel
@@ -68,11 +68,8 @@ class LoadReport:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    """The file's digest as the manifest records a checkpoint: `sha256:<hex>`."""
+    return "sha256:" + file_hash.file_sha256(path)
 
 
 def load_trigger_checkpoint(path: Path, *, strict: bool = False, sha256: str | None = None) -> tuple[TriggerModel, LoadReport]:
