@@ -14,8 +14,7 @@ from typing import Any
 
 from filmline.benchmarks.plots import write_plots
 from filmline.engine.errors import BadInputError
-from filmline.engine.output_files import write_atomic
-from filmline.engine.result import json_bytes
+from filmline.engine.result import json_bytes, write_atomic
 
 REPORT = "report.json"
 MARKDOWN = "report.md"

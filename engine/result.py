@@ -16,7 +16,7 @@ from typing import Any
 
 from filmline.engine.errors import OutputError
 from filmline.engine.keyframe_store import keyframes_folder
-from filmline.engine.output_files import atomic_path
+from filmline.engine.output_files import atomic_path, write_atomic  # noqa: F401 (the writers' import path)
 
 SCHEMA_VERSION = "1.0"
 # Numbers are rounded where float noise would show (24.024000000000004): times (and every other
