@@ -69,5 +69,6 @@ def test_real_clip_black_shot_has_a_key_frame(tmp_path: Path, capsys) -> None:
 
 
 def test_shot_without_captured_frame_takes_its_middle() -> None:
-    shots = [FoundShot(0, 0, 40, None, None), FoundShot(1, 41, 55, None, None), FoundShot(2, 56, 99, None, None)]
+    shots = [FoundShot(index=k, start_frame=first, end_frame=last, transition_in=None, transition_out=None)
+             for k, (first, last) in enumerate([(0, 40), (41, 55), (56, 99)])]
     assert pick_key_frames(shots, None, [0, 25, 40, 75]) == [25, 48, 75]
