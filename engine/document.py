@@ -64,7 +64,7 @@ def build_document(
         "engine": {"name": "filmline", "version": filmline.__version__,
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "video": {
-            "path": str(path),
+            "path": str(path.absolute()),
             "duration": analysis.end_seconds,
             "fps": frame_count / analysis.end_seconds if analysis.end_seconds > 0 else None,
             "average_fps": float(info.average_fps) if info.average_fps else None,
@@ -76,6 +76,7 @@ def build_document(
             "sample_aspect_ratio": str(info.sample_aspect_ratio),
             "start_offset": float(info.start_pts * info.time_base),
             "corrupt_frames_skipped": analysis.corrupt_frames,
+            "frames_lost": analysis.frames_lost,
             "truncated": analysis.truncated,
             "decoder": analysis.decoder_backend,
         },
@@ -88,5 +89,5 @@ def build_document(
             "embedded_frames": analysis.embedded_frames,
         },
         "shots": shots,
-        "timings": {**{k: round(v, 4) for k, v in analysis.timings.items()}, "total": round(total_seconds, 4)},
+        "timings": {**analysis.timings, "total": total_seconds},
     }

@@ -9,27 +9,33 @@ end the key frames are renamed `shot_0001.jpg`… and the folder takes its final
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from filmline.engine.errors import OutputError
+from filmline.engine.output_files import temporary_folder, write_error, write_jpeg
+
+
+def keyframes_folder(out_dir: Path, stem: str) -> Path:
+    """Where one video's key-frame thumbnails end up."""
+    return out_dir / f"{stem}.keyframes"
 
 
 class KeyframeStore:
+    """Captured frames as JPEGs in a working folder that becomes the key-frame folder. A failed
+    write is an `OutputError` naming that folder."""
+
     def __init__(self, out_dir: Path, stem: str, quality: int) -> None:
-        self.final_dir = out_dir / f"{stem}.keyframes"
-        try:
-            self._work = Path(tempfile.mkdtemp(prefix=f".{stem}.keyframes.", dir=out_dir))
-        except OSError as err:
-            raise OutputError(f"cannot write to {out_dir}: {err.strerror}; choose a writable folder with --out") from err
+        self.final_dir = keyframes_folder(out_dir, stem)
+        self._work = temporary_folder(out_dir, f".{stem}.keyframes.")
         self.quality = quality
         self.captured: set[int] = set()
 
     def save(self, frame_index: int, image: np.ndarray) -> None:
-        Image.fromarray(image).save(self._path(frame_index), quality=self.quality)
+        try:
+            write_jpeg(self._path(frame_index), image, self.quality)
+        except OSError as err:
+            raise write_error(self.final_dir, err) from err
         self.captured.add(frame_index)
 
     def finalize(self, key_frames: list[int | None]) -> list[str | None]:
@@ -38,18 +44,21 @@ class KeyframeStore:
         Returns each shot's thumbnail path relative to the output folder (None where none).
         """
         names: list[str | None] = []
-        for shot, frame in enumerate(key_frames):
-            if frame is None:
-                names.append(None)
-                continue
-            name = f"shot_{shot + 1:04d}.jpg"
-            shutil.copyfile(self._path(frame), self._work / name)
-            names.append(f"{self.final_dir.name}/{name}")
-        for frame in self.captured:
-            self._path(frame).unlink(missing_ok=True)
-        if self.final_dir.exists():
-            shutil.rmtree(self.final_dir)
-        self._work.rename(self.final_dir)
+        try:
+            for shot, frame in enumerate(key_frames):
+                if frame is None:
+                    names.append(None)
+                    continue
+                name = f"shot_{shot + 1:04d}.jpg"
+                shutil.copyfile(self._path(frame), self._work / name)
+                names.append(f"{self.final_dir.name}/{name}")
+            for frame in self.captured:
+                self._path(frame).unlink(missing_ok=True)
+            if self.final_dir.exists():
+                shutil.rmtree(self.final_dir)
+            self._work.rename(self.final_dir)
+        except OSError as err:
+            raise write_error(self.final_dir, err) from err
         return names
 
     def discard(self) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from filmline.engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
+from filmline.engine.decode.pyav import decode_frames_at
 from filmline.engine.encoder_queue import EncoderQueue
 from filmline.engine.errors import BadInputError
 from filmline.engine.keyframe_store import KeyframeStore
@@ -60,6 +62,7 @@ class VideoAnalysis:
     seconds: np.ndarray  # presentation time of every decoded frame
     end_seconds: float
     corrupt_frames: int
+    frames_lost: int  # frames that never came out of the decoder (see engine.decode.losses)
     features: CheapFeatures
     cut_candidates: dict[int, float]
     rejected: list[Boundary]
@@ -171,10 +174,7 @@ def _decode_pass(
     taps: Sequence[FrameTap],
     on_frames: Callable[[int], None] | None,
 ) -> tuple[np.ndarray, CheapFeatures, dict[int, float], float]:
-    info = decoder.info
-    thumb_width = settings.thumbnail_width
-    thumb_height = max(2, round(thumb_width * info.height / max(info.width, 1) / 2) * 2)
-    capture = _Capture(settings.fps, store, encoder, (thumb_width, thumb_height))
+    capture = _Capture(settings.fps, store, encoder, _thumbnail_size(decoder.info, settings))
     sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
     cheap = CheapPass(settings.gradual_lag, settings.colour_weight)
     detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
@@ -243,6 +243,7 @@ def _decide(
     timings["shots"] = time.perf_counter() - started
     started = time.perf_counter()
     key_frames = pick_key_frames(shots, table, sorted(store.captured))
+    key_frames = _capture_again(decoder.info, seconds, key_frames, store, _thumbnail_size(decoder.info, settings))
     thumbnails = store.finalize(key_frames)
     timings["keyframes"] = time.perf_counter() - started
     return VideoAnalysis(
@@ -251,6 +252,7 @@ def _decide(
         seconds=seconds,
         end_seconds=end_seconds,
         corrupt_frames=decoder.corrupt_frames,
+        frames_lost=decoder.frames_lost,
         features=features,
         cut_candidates=candidates,
         rejected=rejected,
@@ -260,6 +262,27 @@ def _decide(
         embedded_frames=len(table) if table is not None else 0,
         timings=timings,
     )
+
+
+def _thumbnail_size(info: VideoInfo, settings: ShotSettings) -> tuple[int, int]:
+    """(width, height) of a key-frame thumbnail: `thumbnail_width` wide, the display aspect, even."""
+    width = settings.thumbnail_width
+    return width, max(2, round(width * info.height / max(info.width, 1) / 2) * 2)
+
+
+def _capture_again(
+    info: VideoInfo, seconds: np.ndarray, key_frames: list[int | None], store: KeyframeStore, size: tuple[int, int]
+) -> list[int | None]:
+    """Thumbnails for the key frames the decode pass did not capture (a shot shorter than the
+    sampling interval between two fades holds no sampled frame): those few frames are decoded
+    again, seeking to each, on the CPU. A frame that does not decode again leaves its shot
+    without a key frame (None)."""
+    missing = {k for k in key_frames if k is not None and k not in store.captured}
+    if missing:
+        wanted = {info.start_pts + round(Fraction(float(seconds[k])) / info.time_base): k for k in missing}
+        for frame in decode_frames_at(info, wanted):
+            store.save(wanted[frame.pts], frame.to_rgb(*size))
+    return [k if k is None or k in store.captured else None for k in key_frames]
 
 
 def _looks_truncated(info: VideoInfo, seconds: np.ndarray) -> bool:

@@ -1,7 +1,7 @@
 """The result document of one video and its files: `<stem>.json` and `<stem>.shots.csv`.
 
 Files are written to a temporary name in the target folder and renamed into place, so a reader
-never sees half a file and a failed run leaves no partial output.
+never sees half a file and a failed run leaves no partial output (`engine.output_files`).
 """
 
 from __future__ import annotations
@@ -9,29 +9,36 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
+import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 from filmline.engine.errors import OutputError
+from filmline.engine.keyframe_store import keyframes_folder
+from filmline.engine.output_files import atomic_path, write_atomic  # noqa: F401 (the writers' import path)
 
 SCHEMA_VERSION = "1.0"
+# Numbers are rounded where float noise would show (24.024000000000004): times (and every other
+# measured number) to the microsecond, scores to what a score means.
+TIME_DECIMALS = 6
+SCORE_DECIMALS = 4
+SCORE_KEYS = frozenset({"similarity", "confidence", "trigger_confidence", "score", "probability", "label_probabilities"})
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise OutputError(f"cannot write to {path.parent}: {err.strerror}; choose a writable folder with --out") from err
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def rounded_document(value: Any, key: str | None = None) -> Any:
+    """A copy of the result document with its floats rounded: under a key of `SCORE_KEYS` (and
+    anywhere inside one) to `SCORE_DECIMALS`, elsewhere to `TIME_DECIMALS`. Every writer takes
+    the document through here once, whichever stage added the number."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        return round(value, SCORE_DECIMALS if key in SCORE_KEYS else TIME_DECIMALS)
+    if isinstance(value, dict):
+        return {k: rounded_document(v, key if key in SCORE_KEYS else k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded_document(v, key) for v in value]
+    return value
 
 
 def timecode(seconds: float) -> str:
@@ -78,9 +85,19 @@ def shots_csv_bytes(document: dict[str, Any]) -> bytes:
 
 
 def write_result(document: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
-    """Write the JSON and CSV views of one video's result; returns their paths."""
+    """Write the JSON and CSV views of one video's result; returns their paths.
+
+    Both are written in full before either takes its name. Should a write fail, neither is left,
+    nor the video's key-frame folder, which only the result refers to.
+    """
+    document = rounded_document(document)
     json_path = out_dir / f"{stem}.json"
     csv_path = out_dir / f"{stem}.shots.csv"
-    write_atomic(csv_path, shots_csv_bytes(document))
-    write_atomic(json_path, json_bytes(document))
+    try:
+        with atomic_path(csv_path) as csv_temporary, atomic_path(json_path) as json_temporary:
+            csv_temporary.write_bytes(shots_csv_bytes(document))
+            json_temporary.write_bytes(json_bytes(document))
+    except OutputError:
+        shutil.rmtree(keyframes_folder(out_dir, stem), ignore_errors=True)
+        raise
     return [json_path, csv_path]

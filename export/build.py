@@ -25,6 +25,7 @@ from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.home import artifact_dir
+from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
 from filmline.export.loading import Encoder, WeightsSource, load_encoder, locate_weights
 from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
@@ -294,10 +295,10 @@ def staging(target: Path) -> Iterator[Path]:
     """A temp folder beside `target`, renamed onto it when the block completes.
 
     Replacing an existing artifact takes two renames (POSIX cannot swap folders in one); should
-    the second fail, the old artifact is put back.
+    the second fail, the old artifact is put back. A failed write (a full disk) is an
+    `OutputError` naming the target.
     """
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the artifact is meant to be shared
+    staging = temporary_folder(target.parent, f".{target.name}.building-")
     try:
         yield staging
         if not target.exists():
@@ -311,5 +312,7 @@ def staging(target: Path) -> Iterator[Path]:
             (retired / target.name).rename(target)
             raise
         shutil.rmtree(retired, ignore_errors=True)
+    except OSError as err:
+        raise write_error(target, err) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors
+from filmline.engine.config import encoder_names
 from filmline.engine.errors import BadInputError
 
 PROG = "engine-build"
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    buildable = [*encoder_names(), *CHECKPOINT_MODELS]
+    if args.model not in buildable:
+        raise BadInputError(f"unknown model '{args.model}': choose one of {', '.join(buildable)}")
     _quiet_libraries(args.debug)
     from filmline.export.build import BatchProfile, BuildRequest, build
 

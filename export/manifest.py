@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from filmline.engine.errors import MissingModelError
+from filmline.engine.file_hash import file_sha256
 
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
@@ -23,7 +24,9 @@ FORMAT = 1  # bump when the layout changes; older artifacts are rebuilt
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write `manifest` as sorted, indented JSON (stable bytes, so a stable hash)."""
+    """Write `manifest` as sorted, indented JSON (stable bytes, so a stable hash), after adding
+    `sha256`: each of its `files`' content hash, which `is_current` checks."""
+    manifest["sha256"] = {name: file_sha256(folder / name) for name in manifest.get("files", {}).values()}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / MANIFEST).write_text(text, encoding="utf-8")
 
@@ -67,13 +70,21 @@ def tool_versions(tensorrt: str | None) -> dict[str, str]:
 
 
 def is_current(folder: Path, key: str) -> bool:
-    """Whether `folder` holds a complete artifact built with `key`."""
+    """Whether `folder` holds a complete, intact artifact built with `key`: every file the
+    manifest lists is there with the content it was built with (a damaged or half-copied
+    `model.onnx` is rebuilt, not reused)."""
     try:
         manifest = read_manifest(folder)
     except MissingModelError:
         return False
-    files = manifest.get("files", {}).values()
-    return manifest.get("build_key") == key and all((folder / name).is_file() for name in files)
+    if manifest.get("build_key") != key:
+        return False
+    hashes = manifest.get("sha256", {})
+    for name in manifest.get("files", {}).values():
+        path = folder / name
+        if name not in hashes or not path.is_file() or file_sha256(path) != hashes[name]:
+            return False
+    return True
 
 
 def _version(module: str) -> str:

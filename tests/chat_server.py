@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 from PIL import Image
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nobody listens on: a server that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True)

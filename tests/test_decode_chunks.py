@@ -135,6 +135,7 @@ def test_damaged_files_give_the_same_frames(corrupt_film: GroundTruth, truncated
         chunked = ChunkedDecoder(PyAVDecoder(truth.path), truth.path, sessions=2, buffer_bytes=1)
         assert [f.pts for f in chunked.frames()] == [f.pts for f in sequential.frames()]
         assert chunked.corrupt_frames == sequential.corrupt_frames
+        assert chunked.frames_lost == sequential.frames_lost
 
 
 def test_leaving_early_stops_every_session(open_gop_films: dict[str, Path]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import subprocess
 import sys
@@ -110,6 +111,21 @@ def test_second_build_reuses_and_force_rebuilds(clip_build, tiny_clip_dir, capsy
     assert [p.name for p in out.parent.iterdir()] == ["clip"]  # no staging folders left
 
 
+def test_damaged_artifact_is_rebuilt_not_reused(clip_build, tiny_clip_dir, capsys):
+    out, _ = clip_build
+    args = ["--model", "clip-b32", "--weights", str(tiny_clip_dir), "--out", str(out)]
+    onnx_file = out / "model.onnx"
+    data = bytearray(onnx_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit-pattern, same size, as a bad copy leaves it
+    onnx_file.write_bytes(bytes(data))
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "up to date" not in printed and "exporting ONNX" in printed
+    assert export.read_manifest(out)["sha256"]["model.onnx"] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    assert main(args) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
 def test_revision_follows_folder_content(tmp_path):
     """Same folder, new weights: the content hash (part of the build key) changes."""
     from tests.tiny_models import save_tiny_siglip
@@ -170,7 +186,7 @@ def test_fp16_onnx_export_matches(tiny_siglip_dir, tmp_path):
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["--model", "nope"], 2, "unknown model 'nope': choose one of clip-b32, siglip"),
+        (["--model", "nope"], 2, "unknown model 'nope': choose one of clip-b32, siglip, intro, trigger"),
         (["--model", "siglip", "--weights", "/no/such/dir"], 3, "does not exist"),
         (["--model", "siglip", "--weights", "filmline-tests/no-such-model"], 3, "HF_HUB_OFFLINE"),
         (["--model", "siglip", "--batch", "8:4:2"], 2, "invalid --batch"),

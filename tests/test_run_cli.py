@@ -237,19 +237,21 @@ def test_truncated_video_is_refused_unless_allowed(truncated_film: GroundTruth, 
     document = read_result(tmp_path, "truncated")
     assert document["video"]["truncated"] is True and "truncated" in err
     assert 0 < document["video"]["frame_count"] < truncated_film.frame_count
+    assert document["video"]["frame_count"] + document["video"]["frames_lost"] == pytest.approx(truncated_film.frame_count, abs=2)
 
 
 def test_whole_films_are_not_taken_for_truncated(films: dict, tmp_path: Path, capsys) -> None:
     for name, truth in films.items():  # every codec, container, VFR, 1 s start
         run_ok([truth.path, "--out", str(tmp_path), "--backend", "none"], capsys)
-        assert read_result(tmp_path, Path(name).stem)["video"]["truncated"] is False, name
+        video = read_result(tmp_path, Path(name).stem)["video"]
+        assert video["truncated"] is False and video["frames_lost"] == 0, name
 
 
 def test_corrupt_frames_are_skipped_and_counted(corrupt_film: GroundTruth, tmp_path: Path, capsys) -> None:
     run_ok([corrupt_film.path, "--out", str(tmp_path), "--backend", "none"], capsys)
     video = read_result(tmp_path, "corrupt")["video"]
     assert video["corrupt_frames_skipped"] > 0
-    assert video["frame_count"] + video["corrupt_frames_skipped"] <= corrupt_film.frame_count
+    assert video["frame_count"] + video["corrupt_frames_skipped"] + video["frames_lost"] == corrupt_film.frame_count
 
 
 def test_one_bad_video_does_not_stop_the_others(film: GroundTruth, tmp_path: Path, capsys) -> None:

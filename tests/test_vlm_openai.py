@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import socket
 
 import numpy as np
 import pytest
 
-from filmline.engine.errors import BadInputError
+from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Scored, ScoringUnavailable, VlmPrompt
 from filmline.engine.vlm.openai_backend import OpenAIVlm, first_token_scores
-from tests.chat_server import ChatServer, Reply, chat_server, completion, error  # noqa: F401 (fixture)
+from tests.chat_server import ChatServer, Reply, chat_server, closed_port, completion, error  # noqa: F401 (fixture)
 
 SETTINGS = GenerationSettings(max_new_tokens=16, temperature=0.0, top_p=0.9)
 LABELS = ["Fight", "Heist", "none"]
@@ -127,9 +126,7 @@ def test_an_answer_slower_than_the_timeout_is_retried_then_failed(chat_server: C
 
 
 def test_an_unreachable_server_fails_the_remaining_requests_fast_and_is_probed_again() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     vlm = OpenAIVlm(f"http://127.0.0.1:{port}/v1", "test-model", concurrency=4, max_retries=3, backoff_s=0.01)
     results = vlm.generate(prompts(*(f"q{i}" for i in range(40))), SETTINGS)
 
@@ -191,6 +188,21 @@ def test_candidates_one_first_token_cannot_tell_apart_are_refused(chat_server: C
     with pytest.raises(ValueError, match="'Fight' and 'fire'"):
         backend(chat_server).score(prompts("a"), ["Fight", "Heist", "fire"])
     assert chat_server.requests == []
+
+
+def test_the_server_is_checked_once_without_sending_work(chat_server: ChatServer) -> None:
+    backend(chat_server).check_server()
+    assert chat_server.requests == []  # GET /models only: no question was asked
+    with pytest.raises(MissingModelError, match=r"does not serve the model 'llava' \(it serves test-model\); .*--vlm-model"):
+        OpenAIVlm(chat_server.url, "llava").check_server()
+
+
+def test_a_server_that_is_down_fails_the_check_in_one_line() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    with pytest.raises(MissingModelError) as caught:
+        OpenAIVlm(url, "test-model").check_server()
+    message = str(caught.value)
+    assert url in message and "does not answer" in message and "--vlm-url" in message and "\n" not in message
 
 
 def test_describe_names_the_server_without_credentials() -> None:

@@ -15,6 +15,7 @@ import pytest
 from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_audio_only, write_film
 
 COUNTER_CLIP = Path(__file__).resolve().parents[2] / "shared/data/pyscenedetect/counter.mp4"
+FADES_CLIP = COUNTER_CLIP.with_name("fades.mp4")  # fades through black, a black shot between two
 
 # A little of everything: a cut, a fade through black, a dissolve, a cut to black.
 TIMELINE = [

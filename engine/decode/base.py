@@ -55,6 +55,7 @@ class Decoder(Protocol):
     BACKEND_NAME: str
     info: VideoInfo
     corrupt_frames: int  # frames the decoder could not decode and skipped, so far
+    frames_lost: int  # frames that never came out (cut-off end, lost packets), once a pass ends
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame once, in presentation order; ends at end of stream."""

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from filmline.engine.decode.base import Frame, VideoInfo
 from filmline.engine.decode.demux import keyframe_pts, no_frames_error
+from filmline.engine.decode.losses import LostFrames
 
 DEFAULT_BUFFER_BYTES = 256 << 20  # per session: decoded frames waiting for the consumer
 MIN_BUFFER_FRAMES = 8
@@ -99,6 +100,7 @@ class RangeDecoder(Protocol):
     BACKEND_NAME: str
     info: VideoInfo
     corrupt_frames: int
+    frames_lost: int
 
     def frames(self) -> Iterator[Frame]: ...
 
@@ -107,11 +109,13 @@ class RangeDecoder(Protocol):
 
 class FrameNumbering:
     """Stitches frames into one sequence: numbers them 0, 1, … and drops (counting) a frame whose
-    pts does not come after the previous one's, as the sequential decoders do."""
+    pts does not come after the previous one's, as the sequential decoders do; `lost` counts
+    the frames that never came (see `engine.decode.losses`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, info: VideoInfo) -> None:
         self.count = 0
         self.dropped = 0
+        self.lost = LostFrames(info)
         self._last_pts: int | None = None
 
     def take(self, frame: Frame) -> bool:
@@ -122,6 +126,7 @@ class FrameNumbering:
         frame.index = self.count
         self.count += 1
         self._last_pts = frame.pts
+        self.lost.saw(frame.pts)
         return True
 
 
@@ -146,10 +151,15 @@ class ChunkedDecoder:
         frame_bytes = max(1, self.info.coded_width * self.info.coded_height * 3 // 2)  # 4:2:0, 8 bit
         self.buffer_frames = max(MIN_BUFFER_FRAMES, buffer_bytes // frame_bytes)
         self._corrupt = 0
+        self._lost = 0
 
     @property
     def corrupt_frames(self) -> int:
         return self._corrupt
+
+    @property
+    def frames_lost(self) -> int:
+        return self._lost
 
     def plan(self) -> list[Chunk]:
         """The chunks `frames()` decodes; one chunk (the whole stream) when it cannot be cut."""
@@ -167,19 +177,22 @@ class ChunkedDecoder:
     def frames(self) -> Iterator[Frame]:
         """Every frame once, numbered in presentation order, as `base.frames()` gives them."""
         self._corrupt = 0
+        self._lost = 0
         chunks = self.plan()
         if len(chunks) < 2:
             try:
                 yield from self._base.frames()
             finally:
                 self._corrupt = self._base.corrupt_frames
+                self._lost = self._base.frames_lost
             return
-        numbering = FrameNumbering()
+        numbering = FrameNumbering(self.info)
         with _ChunkWorkers(self._base, chunks, self.sessions, self.buffer_frames) as workers:
             for frame in workers.frames():
                 if numbering.take(frame):
                     yield frame
             self._corrupt = workers.corrupt_frames + numbering.dropped
+            self._lost = numbering.lost.count(self._corrupt)
         if numbering.count == 0:
             raise no_frames_error(self._path)
 

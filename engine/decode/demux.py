@@ -73,6 +73,12 @@ def open_container(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as err:
+        if mp4_without_index(path):
+            raise BadInputError(
+                f"{path}: looks incomplete or truncated (an MP4 without its index, the moov box, which "
+                "is written last: the recording, copy or download stopped early); copy or download it "
+                "again, or recover a recording with a repair tool such as untrunc"
+            ) from err
         raise BadInputError(
             f"{path}: not a readable video file ({essence(err)}); "
             "pass a video such as .mp4 or .mkv, or re-mux it with ffmpeg"
@@ -85,6 +91,36 @@ def open_container(path: Path) -> av.container.InputContainer:
             "pass a file that contains video"
         )
     return container
+
+
+def mp4_without_index(path: Path) -> bool:
+    """Whether `path` is an MP4/MOV (ISO base media file) whose top-level boxes end, or break
+    off, before any `moov`: the index that most muxers write last, after the media data.
+
+    Read from the box headers alone (size, type), since FFmpeg only says "moov atom not found".
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            position = 0
+            while position + 8 <= size:
+                handle.seek(position)
+                header = handle.read(16)
+                box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if position == 0 and kind != b"ftyp":
+                    return False
+                if kind == b"moov":
+                    return False
+                if box_size == 1 and len(header) == 16:  # a 64-bit size follows the type
+                    box_size = int.from_bytes(header[8:16], "big")
+                if box_size == 0:  # the box runs to the end of the file
+                    return True
+                if box_size < 8:
+                    return False  # not box structure after all
+                position += box_size
+            return position > 0
+    except OSError:
+        return False
 
 
 def demux_from(

@@ -140,7 +140,7 @@ class NvdecDecoder:
 
     `info` is PyAV's reading of the file (the same numbers on both paths). Frames whose decode
     fails are skipped and counted in `corrupt_frames`; a frame whose timestamp does not advance
-    is dropped and counted, as on the CPU path.
+    is dropped and counted, as on the CPU path, and so are frames that never come (`frames_lost`).
     """
 
     BACKEND_NAME = "nvdec"
@@ -151,11 +151,13 @@ class NvdecDecoder:
         self.info = PyAVDecoder(self._path).info
         self.format = stream_format(self._path)
         self.corrupt_frames = 0
+        self.frames_lost = 0
 
     def frames(self) -> Iterator[NvdecFrame]:
         """Decode the whole stream in one session; each call is a fresh pass and count."""
         self.corrupt_frames = 0
-        numbering = FrameNumbering()
+        self.frames_lost = 0
+        numbering = FrameNumbering(self.info)
         session = self.range_session()
         frames = session.frames_between(None, None)
         try:
@@ -166,6 +168,7 @@ class NvdecDecoder:
             frames.close()
             session.close()
             self.corrupt_frames = session.corrupt_frames + numbering.dropped
+        self.frames_lost = numbering.lost.count(self.corrupt_frames)
         if numbering.count == 0:
             raise no_frames_error(self._path)
 

@@ -12,7 +12,7 @@ import os
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Generator, Iterator
+from typing import Generator, Iterable, Iterator
 
 import av
 import numpy as np
@@ -20,6 +20,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from filmline.engine.decode.base import VideoInfo
 from filmline.engine.decode.demux import check_file, no_frames_error, open_container, packets
+from filmline.engine.decode.losses import LostFrames
 
 # Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
 # shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed. Full
@@ -104,7 +105,8 @@ class PyAVDecoder:
     FFmpeg flags as corrupt, and a frame whose timestamp does not advance (what a damaged
     reference picture produces) are skipped and counted in `corrupt_frames`; a read error ends
     the stream early, as a truncated file does, after the frames already read are flushed out.
-    A frame without a timestamp gets one derived from its predecessor: previous pts plus the
+    Frames that never come out at all (a cut-off end, lost packets) are counted in `frames_lost`
+    once the pass ends (see `engine.decode.losses`). A frame without a timestamp gets one derived from its predecessor: previous pts plus the
     frame's duration, or plus the previous interval, or plus one nominal frame period.
     """
 
@@ -114,13 +116,16 @@ class PyAVDecoder:
         self._path = Path(path)
         self._threads = threads
         self.corrupt_frames = 0
+        self.frames_lost = 0
         check_file(self._path)
         self.info = self._probe()
 
     def frames(self) -> Iterator[PyAVFrame]:
         """Decode the whole stream from the start; each call is a fresh pass and count."""
         self.corrupt_frames = 0
+        self.frames_lost = 0
         info = self.info
+        lost = LostFrames(info)
         rotation = info.rotation
         display_size = (info.width, info.height)
         container = self._open()
@@ -136,10 +141,12 @@ class PyAVDecoder:
                     self.corrupt_frames += 1
                     continue
                 seconds = float((pts - info.start_pts) * info.time_base)
+                lost.saw(pts)
                 yield PyAVFrame(index, pts, seconds, frame, rotation, display_size)
                 index += 1
         finally:
             container.close()
+        self.frames_lost = lost.count(self.corrupt_frames)
         if index == 0:
             raise no_frames_error(self._path)
 
@@ -212,6 +219,18 @@ class PyAVRangeSession:
 
     def _count_corrupt(self) -> None:
         self.corrupt_frames += 1
+
+
+def decode_frames_at(info: VideoInfo, pts: Iterable[int], threads: int = 0) -> Iterator[PyAVFrame]:
+    """The frames with these timestamps (`index` -1), each decoded from the keyframe before it:
+    for a few frames wanted again after the pass that decoded every frame. A timestamp no frame
+    has gives nothing."""
+    session = PyAVRangeSession(Path(info.path), info, threads)
+    try:
+        for wanted in sorted(set(pts)):
+            yield from session.frames_between(wanted, wanted + 1)
+    finally:
+        session.close()
 
 
 class _PtsClock:

@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from filmline.engine.output_files import write_atomic
+
 HELP = "score intro and credits results against seed-002 annotations (per-second P/R/F1/accuracy, IoU, start/end error)"
 KINDS = ("intro", "credits")
 Span = tuple[float, float]
@@ -180,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         report.append(score(kind, cases))
     print(table(report))
     if args.json is not None:
-        args.json.write_text(json.dumps([s.as_dict() for s in report], indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.json, (json.dumps([s.as_dict() for s in report], indent=2) + "\n").encode("utf-8"))
     return 0
 
 

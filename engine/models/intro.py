@@ -12,10 +12,7 @@ config (ours) or from configs/intro.yaml (the seed's 16).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,8 @@ from torch import nn
 
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError, MissingModelError
+from filmline.engine.file_hash import file_sha256
+from filmline.engine.output_files import atomic_path
 
 OUTPUT_NAMES = ("intro", "credits")
 CHECKPOINT_FORMAT = "filmline-intro"  # our checkpoints: config + embedder + state_dict + metrics
@@ -174,22 +173,9 @@ def save_checkpoint(
         "metrics": metrics or {},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read(path: Path) -> Any:

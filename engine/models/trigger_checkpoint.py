@@ -10,7 +10,6 @@ same layout plus an `engine` entry with what shapes cannot tell (the input size)
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 from dataclasses import dataclass
@@ -20,10 +19,12 @@ from typing import Any
 import torch
 
 from filmline.engine.config import read_config
+from filmline.engine import file_hash
 from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.models.resnet import LAYOUTS, torchvision_to_sequential
 from filmline.engine.models.trigger import TriggerConfig, TriggerModel
 from filmline.engine.models.trigger_time_aware import TimeAwareConfig
+from filmline.engine.output_files import atomic_path
 
 SKIPPED_PREFIX = "temporal_llm."  # the seed's frozen (LLaVA or text) language model
 _BACKBONE = "visual_encoder.backbone."
@@ -67,11 +68,8 @@ class LoadReport:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    """The file's digest as the manifest records a checkpoint: `sha256:<hex>`."""
+    return "sha256:" + file_hash.file_sha256(path)
 
 
 def load_trigger_checkpoint(path: Path, *, strict: bool = False, sha256: str | None = None) -> tuple[TriggerModel, LoadReport]:
@@ -201,9 +199,8 @@ def save_trigger_checkpoint(path: Path, model: TriggerModel, *, epoch: int, loss
         "loss": float(loss),
         "engine": {"config": model.config.as_dict(), **metadata},
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(checkpoint, partial)
-    partial.replace(path)
+    with atomic_path(path) as temporary:
+        torch.save(checkpoint, temporary)
 
 
 def load_backbone_weights(model: TriggerModel, path: Path) -> None:

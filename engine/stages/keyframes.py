@@ -4,7 +4,7 @@ Without an encoder, or in a shot that no embedded frame falls into, the key fram
 captured frame nearest to the shot's middle. Captured frames are those whose thumbnail the
 pipeline kept (the frames sampled at --fps and the frames either side of each cut candidate), so
 a shot shorter than the sampling interval and bounded by gradual transitions can have none:
-its key frame is then None.
+its key frame is then its middle frame, whose thumbnail the pipeline makes afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from filmline import kernels
 from filmline.engine.stages.shots import EmbeddingTable, Shot
 
 
-def pick_key_frames(shots: list[Shot], table: EmbeddingTable | None, captured: list[int]) -> list[int | None]:
+def pick_key_frames(shots: list[Shot], table: EmbeddingTable | None, captured: list[int]) -> list[int]:
     """Key frame index of every shot (see module docstring); `captured` must be sorted."""
     keys: list[int | None] = [None] * len(shots)
     if table is not None and len(table) > 0 and shots:
@@ -27,14 +27,12 @@ def pick_key_frames(shots: list[Shot], table: EmbeddingTable | None, captured: l
         for k, row in enumerate(key_rows.tolist()):
             if row >= 0:
                 keys[k] = table.frames[row]
-    for k, shot in enumerate(shots):
-        if keys[k] is None:
-            keys[k] = _nearest_captured(captured, shot)
-    return keys
+    return [key if key is not None else _nearest_captured(captured, shot) for key, shot in zip(keys, shots)]
 
 
-def _nearest_captured(captured: list[int], shot: Shot) -> int | None:
+def _nearest_captured(captured: list[int], shot: Shot) -> int:
+    """The captured frame nearest the shot's middle; the middle itself when none lies in the shot."""
     middle = (shot.start_frame + shot.end_frame) // 2
     p = bisect.bisect_left(captured, middle)
     options = [c for c in captured[max(p - 1, 0) : p + 1] if shot.start_frame <= c <= shot.end_frame]
-    return min(options, key=lambda c: (abs(c - middle), c)) if options else None
+    return min(options, key=lambda c: (abs(c - middle), c)) if options else middle

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from filmline.engine.evaluation.intro import Scores, table
     from filmline.engine.home import engine_home
     from filmline.engine.models.intro import IntroConfig, IntroTransformer, save_checkpoint
+    from filmline.engine.output_files import write_atomic
     from filmline.engine.stages.intro import IntroSettings
     from filmline.engine.training.intro_annotations import check_duration, load_annotations
     from filmline.engine.training.intro_features import EmbeddingCache, Embedder
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         metrics["validation"] = validate(model, held_out, IntroSettings.from_config())
     path = save_checkpoint(model.cpu(), args.out, embedder=embedder.name, metrics=metrics)
     metrics_path = path.with_name(f"{path.stem}.metrics.json")
-    metrics_path.write_text(json.dumps(metrics, indent=2, default=float) + "\n", encoding="utf-8")
+    write_atomic(metrics_path, (json.dumps(metrics, indent=2, default=float) + "\n").encode("utf-8"))
     if held_out:
         print(table([Scores(**kinds["segments"]) for kinds in metrics["validation"].values()]))
         seed = ", ".join(f"{kind} F1 {kinds['per_second']['f1']:.3f}" for kind, kinds in metrics["validation"].items())

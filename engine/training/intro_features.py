@@ -10,8 +10,6 @@ reads only that embedder, which its checkpoint records.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import numpy as np
 from filmline.engine.decode import FpsSampler, open_decoder
 from filmline.engine.errors import BadInputError
 from filmline.engine.luma_features import luma_embeddings, luma_size
+from filmline.engine.output_files import atomic_path
 
 FPS = 1.0
 
@@ -87,11 +86,6 @@ class EmbeddingCache:
             return np.load(target)
         embeddings = embedder(path)
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npy", dir=self.folder)
-        os.close(handle)
-        try:
-            np.save(temporary, embeddings)
-            os.replace(temporary, target)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        with atomic_path(target) as temporary, temporary.open("wb") as handle:
+            np.save(handle, embeddings)
         return embeddings

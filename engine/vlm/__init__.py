@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 def open_backend(options: "VlmOptions", config: "VlmConfig") -> "VlmBackend":
     """The backend `options.backend` names, with the run's limits (flags over configs/vlm.yaml).
 
-    A model that cannot be found raises `MissingModelError` from the backend, before any video
-    is decoded.
+    A model that cannot be found (or a server that does not answer) raises `MissingModelError`
+    from the backend, before any video is decoded.
     """
     batch_size = options.batch_size or config.batch_size
     if options.backend == "transformers":
@@ -39,6 +39,8 @@ def open_backend(options: "VlmOptions", config: "VlmConfig") -> "VlmBackend":
             check_candidates(list(config.categories))
         except ValueError as err:
             raise BadInputError(f"{config.source}: {err}") from None
-        return OpenAIVlm(options.url, options.model, concurrency=options.concurrency or config.concurrency,
-                         timeout_s=config.timeout_s, max_retries=config.max_retries)
+        backend = OpenAIVlm(options.url, options.model, concurrency=options.concurrency or config.concurrency,
+                            timeout_s=config.timeout_s, max_retries=config.max_retries)
+        backend.check_server()
+        return backend
     raise BadInputError(f"unknown VLM backend {options.backend!r}: choose transformers, openai or trtllm")

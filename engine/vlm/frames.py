@@ -28,6 +28,7 @@ from PIL import Image
 
 from filmline.engine.decode import Frame
 from filmline.engine.errors import OutputError
+from filmline.engine.output_files import write_jpeg
 
 MAX_PENDING_WRITES = 16  # frames waiting for the writer: at 672x378, about 12 MB
 
@@ -70,7 +71,7 @@ class VlmFrames:
         self._indices.insert(position, frame.index)
 
     def _write(self, image: np.ndarray, path: Path) -> None:
-        Image.fromarray(image).save(path, quality=self.quality)
+        write_jpeg(path, image, self.quality)
 
     def _check(self, write: Future) -> None:
         try:

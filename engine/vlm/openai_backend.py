@@ -4,7 +4,9 @@ trtllm-serve, vLLM and SGLang all expose `POST /v1/chat/completions` with `image
 parts, so one client serves the three (`--vlm openai --vlm-url http://HOST:PORT/v1 --vlm-model NAME`).
 Only the standard library speaks HTTP here; Pillow encodes the images as base64 JPEG data URLs.
 
-Requests run `concurrency` at a time. An attempt that fails in a way another attempt can fix
+Opening checks the server with one `GET {url}/models` (`check_server`), so a server that is down,
+or does not serve the model, stops the run before any video is decoded. Requests run
+`concurrency` at a time. An attempt that fails in a way another attempt can fix
 (429, 5xx, a timeout, a dropped or refused connection) is retried with exponential backoff and
 jitter, honouring `Retry-After`; other 4xx answers are not retried. A request that still fails
 becomes `Failed` in its slot. When one request has been refused on every attempt and the server
@@ -36,7 +38,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from filmline.engine.errors import BadInputError
+from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.vlm.base import (
     Failed,
     Generated,
@@ -50,6 +52,7 @@ from filmline.engine.vlm.base import (
 
 JPEG_QUALITY = 90
 MAX_WAIT_S = 60.0  # the longest single wait between two attempts, Retry-After included
+CHECK_TIMEOUT_S = 10.0  # the check at open: a server that is up answers /models at once
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit, and vLLM's default --max-logprobs
 MIN_PROBABILITY = 1e-12  # keeps every score finite (log ≈ -27.6)
 _WORD_START = " \t\n\u2581\u0120"  # what a first token may carry before the word: spaces, SentencePiece's ▁, GPT-2's Ġ
@@ -158,6 +161,20 @@ class OpenAIVlm(VlmBackend):
 
         return self._run(prompts, ask, on_progress)
 
+    def check_server(self) -> None:
+        """One `GET {url}/models`, no retries: a `MissingModelError` when nothing answers, or when
+        the server lists its models and this one is not among them (any other HTTP answer will do:
+        not every server lists its models)."""
+        try:
+            status, _, data = self._exchange("GET", f"{self._path}/models", None, timeout_s=CHECK_TIMEOUT_S)
+        except _Retry as err:
+            raise MissingModelError(f"the vision-language server {self.url} does not answer ({err.reason}); "
+                                    "start it (trtllm-serve, vLLM, SGLang) or fix --vlm-url") from None
+        served = _served_models(data) if status == 200 else []
+        if served and self.model not in served:
+            raise MissingModelError(f"{self.url} does not serve the model {self.model!r} (it serves "
+                                    f"{', '.join(served)}); pass one of those with --vlm-model")
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "url": self.url, "concurrency": self.concurrency}
 
@@ -250,10 +267,12 @@ class OpenAIVlm(VlmBackend):
             raise _GiveUp(f"HTTP 200 with a body that is not a JSON object: {message}", status)
         return answer
 
-    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _exchange(self, method: str, path: str, body: bytes | None,
+                  timeout_s: float | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
         """One HTTP exchange on a fresh connection; connection-level failures become `_Retry`."""
         connection_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = connection_type(self._host, self._port, timeout=self.timeout_s)
+        timeout_s = timeout_s or self.timeout_s
+        connection = connection_type(self._host, self._port, timeout=timeout_s)
         try:
             try:
                 connection.connect()
@@ -264,7 +283,7 @@ class OpenAIVlm(VlmBackend):
                 response = connection.getresponse()
                 data = response.read()
             except TimeoutError:
-                raise _Retry(f"no answer within {self.timeout_s:g} s") from None
+                raise _Retry(f"no answer within {timeout_s:g} s") from None
             except (http.client.HTTPException, OSError) as err:
                 raise _Retry(f"connection dropped ({_describe(err)})") from None
         finally:
@@ -287,6 +306,16 @@ class OpenAIVlm(VlmBackend):
                              "(vLLM and trtllm-serve give logprobs when asked)")
         self.gives_logprobs = False  # after the message: a request that sees False raises with it
         raise ScoringUnavailable(self._no_logprobs)
+
+
+def _served_models(data: bytes) -> list[str]:
+    """The model ids of an OpenAI `/models` answer (`{"data": [{"id": ...}, ...]}`); [] when
+    the answer does not have that shape."""
+    try:
+        listed = json.loads(data).get("data")
+        return [str(entry["id"]) for entry in listed if isinstance(entry, dict) and "id" in entry]
+    except (ValueError, AttributeError, TypeError):
+        return []
 
 
 def jpeg_data_url(image: np.ndarray) -> str:

@@ -116,11 +116,11 @@ class VlmStage:
         if section["failed_total"]:
             notice(f"warning: {name}: {section['failed_total']} vision-language questions got no answer "
                 f"({', '.join(f'{k} {v}' for k, v in section['failed'].items() if v)}); see vlm_error in the result")
-        section["seconds"] = round(spent, 4)
+        section["seconds"] = spent
         document["vlm"] = section
         timings = document["timings"]
-        timings["vlm"] = round(spent, 4)
-        timings["total"] = round(timings["total"] + spent, 4)
+        timings["vlm"] = spent
+        timings["total"] += spent
 
     # -- key shots -------------------------------------------------------------------------
 
