@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,23 @@ from filmline.engine.errors import OutputError
 SCHEMA_VERSION = "1.0"
 
 
+@lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so once, and put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    """Write `data` to `path` through a temporary file in the same folder and a rename; the file
+    gets the permissions a plain `open` would give (0o666 less the umask; mkstemp makes 0o600)."""
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise OutputError(f"cannot write to {path.parent}: {err.strerror}; choose a writable folder with --out") from err
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.replace(temporary, path)
