@@ -124,7 +124,8 @@ def _ticks(duration: float) -> list[tuple[float, str]]:
     """About a dozen round time marks along the strip (position in % of the duration, label)."""
     steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
     step = next((s for s in steps if duration / s <= 12), steps[-1])
-    return [(100.0 * t / duration, timecode(t)[:-4].removeprefix("00:")) for t in range(0, int(duration) + 1, step)]
+    marks = range(0, int(duration * 0.97) + 1, step)  # none at the very end, where it would be cut off
+    return [(100.0 * t / duration, timecode(t)[:-4].removeprefix("00:")) for t in marks]
 
 
 def _blocks(shots: list[dict[str, Any]]) -> list[dict[str, Any]]:
