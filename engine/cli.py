@@ -16,6 +16,8 @@ from filmline.engine.config import pipeline_defaults
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.vlm.options import VlmOptions, add_vlm_flags
+from filmline.engine.writers import DEFAULT_FORMATS, parse_formats
+from filmline.engine.writers.cli import add_view_flags
 
 PROG = "engine-run"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
@@ -27,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     shots = defaults["shots"]
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Find the shots and key frames of long videos; write <stem>.json and <stem>.shots.csv per video.",
+        description="Find the shots and key frames of long videos; write <stem>.json, <stem>.shots.csv and a "
+                    "<stem>.html report per video (--format for more).",
     )
     parser.add_argument("videos", nargs="+", type=Path, help="video files (any container/codec FFmpeg reads)")
     parser.add_argument("--fps", type=float, default=defaults["fps"], help="encoder sampling rate (default %(default)s)")
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
     add_vlm_flags(parser)
+    add_view_flags(parser, ",".join(DEFAULT_FORMATS))
     add_debug_flag(parser)
     return parser
 
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    formats = parse_formats(args.format)
     vlm_options = VlmOptions.from_args(args)
     if not shows_progress(args.progress):
         silence_library_bars()
@@ -83,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     from filmline.engine.decode import open_decoder  # heavy: PyAV
     from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
     from filmline.engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
-    from filmline.engine.result import write_result
     from filmline.engine.vlm.config import VlmConfig
     from filmline.engine.vlm.stage import VlmStage
+    from filmline.engine.writers import write_result
 
     vlm_config = VlmConfig.load(vlm_options.config_path)
 
@@ -123,12 +128,12 @@ def run(args: argparse.Namespace) -> int:
             finished.append((video, document, series_features))
             rows.append(row)
             if not args.series:
-                write_result(document, out_dir, video.stem)
+                write_result(document, out_dir, video.stem, formats, args.chapters)
         vlm.close()
         if args.series and finished:
             add_cross_episode_segments([d for _, d, _ in finished], [f for _, _, f in finished])
             for video, document, _ in finished:
-                write_result(document, out_dir, video.stem)
+                write_result(document, out_dir, video.stem, formats, args.chapters)
     _print_summary(rows)
     return BadInputError.exit_code if failures else 0
 

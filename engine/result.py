@@ -1,4 +1,5 @@
-"""The result document of one video and its files: `<stem>.json` and `<stem>.shots.csv`.
+"""The result document of one video as bytes: `<stem>.json` and `<stem>.shots.csv` (the other
+views are in `filmline.engine.writers`), and the atomic file write every output goes through.
 
 Files are written to a temporary name in the target folder and renamed into place, so a reader
 never sees half a file and a failed run leaves no partial output.
@@ -28,6 +29,11 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """Permissions for a new file: what a plain `open` gives (0o666 less the umask)."""
+    return 0o666 & ~_umask()
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename; the file
     gets the permissions a plain `open` would give (0o666 less the umask; mkstemp makes 0o600)."""
@@ -36,7 +42,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as err:
         raise OutputError(f"cannot write to {path.parent}: {err.strerror}; choose a writable folder with --out") from err
     try:
-        os.fchmod(handle, 0o666 & ~_umask())
+        os.fchmod(handle, file_mode())
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.replace(temporary, path)
@@ -86,12 +92,3 @@ def shots_csv_bytes(document: dict[str, Any]) -> bytes:
             f"{length:.3f}",
         ])
     return buffer.getvalue().encode("utf-8")
-
-
-def write_result(document: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
-    """Write the JSON and CSV views of one video's result; returns their paths."""
-    json_path = out_dir / f"{stem}.json"
-    csv_path = out_dir / f"{stem}.shots.csv"
-    write_atomic(csv_path, shots_csv_bytes(document))
-    write_atomic(json_path, json_bytes(document))
-    return [json_path, csv_path]

@@ -57,6 +57,19 @@ def report(*args: str, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_engine_run_writes_the_default_views_and_the_index(result: Path) -> None:
+    written = sorted(p.name for p in result.parent.iterdir() if p.is_file())
+    assert written == ["film.html", "film.json", "film.shots.csv", "index.html"]
+
+
+def test_engine_run_refuses_an_unknown_format_before_decoding(result: Path, tmp_path: Path, capsys) -> None:
+    document = json.loads(result.read_text())
+    code = engine_run([document["video"]["path"], "--out", str(tmp_path / "out"), "--format", "json,mp3", "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "mp3" in err and "fcpxml" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_format_from_a_saved_result(result: Path, capsys: pytest.CaptureFixture) -> None:
     code, out, err = report(str(result), "--format", "all", capsys=capsys)
     assert code == 0, err

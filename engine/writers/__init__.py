@@ -97,3 +97,16 @@ def write_views(document: dict[str, Any], formats: tuple[str, ...], options: Vie
         write_atomic(path, files[name])
         written.append(path)
     return written
+
+
+def write_result(document: dict[str, Any], out_dir: Path, stem: str, formats: tuple[str, ...] = DEFAULT_FORMATS,
+                 chapters: str = CHAPTER_MODES[0], source_dir: Path | None = None) -> list[Path]:
+    """Everything written for one finished video: its views, then (with the HTML report) the
+    folder's `index.html`, rewritten to list it. `source_dir`: see `ViewOptions` (default `out_dir`)."""
+    options = ViewOptions(out_dir, stem, out_dir if source_dir is None else source_dir, chapters)
+    written = write_views(document, formats, options)
+    if "html" in formats:
+        from filmline.engine.writers.index_page import write_index
+
+        written.append(write_index(out_dir))
+    return written

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filmline.engine.cli_support import add_debug_flag, run_reporting_errors
 from filmline.engine.errors import BadInputError, OutputError
-from filmline.engine.writers import CHAPTER_MODES, DEFAULT_FORMATS, FORMATS, ViewOptions, parse_formats
+from filmline.engine.writers import CHAPTER_MODES, DEFAULT_FORMATS, FORMATS, parse_formats
 
 PROG = "engine-report"
 REPORT_DEFAULT = ",".join(name for name in DEFAULT_FORMATS if name != "json")  # the JSON is the input
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from filmline.engine.writers import write_views
-    from filmline.engine.writers.index_page import write_index
+    from filmline.engine.writers import write_result
     from filmline.engine.writers.saved import load_result
 
     formats = parse_formats(args.format)
@@ -60,15 +59,12 @@ def run(args: argparse.Namespace) -> int:
         out_dir = args.out if args.out is not None else path.parent
         _make_folder(out_dir)
         stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.stem
-        options = ViewOptions(out_dir=out_dir, stem=stem, source_dir=path.parent, chapters=args.chapters)
-        for written in write_views(document, formats, options):
+        for written in write_result(document, out_dir, stem, formats, args.chapters, source_dir=path.parent):
             print(written)
-        if "html" in formats:
-            print(write_index(out_dir))
         if args.split:
             from filmline.engine.writers.split import split_video
 
-            for written in split_video(document, args.video, options, args.split):
+            for written in split_video(document, args.video or Path(document["video"]["path"]), out_dir, stem, args.split):
                 print(written)
     return 0
 
