@@ -225,6 +225,13 @@ def test_a_newer_schema_is_refused(result: Path, tmp_path: Path, capsys) -> None
     assert not (tmp_path / "newer.html").exists()
 
 
+def test_html_of_a_two_hour_film_with_2000_shots_stays_under_5_mb(tmp_path: Path) -> None:
+    document = synthetic_document(shots=2000, seconds=7200, fps=25, seed=3)
+    (html,) = write_views(document, ("html",), ViewOptions(tmp_path, "film", tmp_path))
+    assert html.stat().st_size < 5_000_000
+    assert html.read_text().count('<tr class="shot"') == 2000
+
+
 def test_views_follow_the_umask(generated, tmp_path: Path) -> None:
     document, _ = generated
     previous = os.umask(0o027)
