@@ -25,6 +25,7 @@ from filmline.engine.cli import main as engine_run
 from filmline.engine.config import read_config
 from filmline.engine.writers import FORMATS, ViewOptions, parse_formats, write_views
 from filmline.engine.writers.cli import main as engine_report
+from filmline.engine.writers.index_page import write_index
 
 TIMELINE = [Shot(40), Shot(30), Shot(45, Fade(out_frames=10, black_frames=14, in_frames=10)), Shot(40, Dissolve(frames=14)),
             Shot(30)]
@@ -196,6 +197,17 @@ def test_pyscenedetect_loads_our_csv_and_gets_our_cuts(result: Path, tmp_path: P
     with open(tmp_path / "theirs.csv", newline="") as handle:
         rows = list(csv.reader(handle))[2:]
     assert [int(row[1]) - 1 for row in rows] == [s["start_frame"] for s in document["shots"]]
+
+
+def test_index_lists_every_result_in_the_folder_and_nothing_else(result: Path, tmp_path: Path) -> None:
+    for name in ("a.json", "b.json"):
+        shutil.copy(result, tmp_path / name)
+    (tmp_path / "notes.json").write_text('{"not": "ours"}')
+    (tmp_path / "a.html").write_text("")
+    write_index(tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert page.count('<tr class="video"') == 2
+    assert '<a href="a.html">film.mkv</a>' in page and "notes" not in page
 
 
 def test_unknown_format_lists_the_valid_ones(result: Path, capsys) -> None:

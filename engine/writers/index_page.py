@@ -1,6 +1,7 @@
 """`index.html` of an output folder: one row per video result in it (duration, shots, intro,
-failures) with links to its report and files. `engine-run` rewrites it as each video finishes;
-the rows come from the `<stem>.json` files there, so videos of earlier runs stay listed."""
+failures, stages not run) with links to its report and files. `engine-run` rewrites it as each
+video finishes; the rows come from the `<stem>.json` files there, so videos of earlier runs stay
+listed."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def index_rows(folder: Path) -> list[dict[str, Any]]:
             "shots": len(document["shots"]),
             "intro": _segment(document.get("intro")),
             "failures": _failures(document),
+            "skipped": [s["stage"] for s in (document.get("models") or {}).get("skipped") or []],
             "links": [(name, f"{stem}{suffix}") for name, suffix in LINKED if (folder / f"{stem}{suffix}").is_file()],
         })
     return rows
@@ -44,7 +46,7 @@ def _segment(segment: dict[str, Any] | None) -> str:
 
 def _failures(document: dict[str, Any]) -> list[str]:
     """What did not go right for this video, one short phrase each."""
-    found = [f"{s['stage']} skipped" for s in (document.get("models") or {}).get("skipped") or []]
+    found = []
     video = document["video"]
     if video.get("corrupt_frames_skipped"):
         found.append(f"{video['corrupt_frames_skipped']} corrupt frames")
