@@ -95,9 +95,13 @@ def test_two_hour_timeline_with_2000_shots_renders_and_zooms(page, tmp_path: Pat
     assert 0 < first_block["width"] < box["width"] / 100  # a block drawn to its share of the film
     scroller = "document.getElementById('strip-scroll')"
     assert page.evaluate(f"{scroller}.scrollWidth <= {scroller}.clientWidth")
+    fit_ticks = page.locator("#ticks span").count()
+    assert 6 <= fit_ticks <= 13
     for _ in range(3):
         page.locator('button[data-zoom="2"]').click()
     assert page.evaluate(f"{scroller}.scrollWidth") >= 7 * page.evaluate(f"{scroller}.clientWidth")
+    ticks = page.locator("#ticks span")
+    assert ticks.count() >= 4 * fit_ticks and ticks.first.text_content() == "00:00"  # time marks follow the zoom
     page.evaluate(f"{scroller}.scrollLeft = {scroller}.scrollWidth / 2")
     assert page.evaluate(f"{scroller}.scrollLeft") > 0
     page.locator('#strip-svg rect[data-s="1000"]').click()  # a block brings its row into view

@@ -68,7 +68,6 @@ def page_values(document: dict[str, Any], options: ViewOptions) -> dict[str, Any
         "video_src": source_url(video["path"], options.out_dir),
         "video_path": video["path"],
         "duration": duration,
-        "ticks": _ticks(duration),
         "blocks": _blocks(shots),
         "spans": _spans(shots),
         "segments": [{"kind": kind, "start": s["start"], "width": max(s["end"] - s["start"], 0.0),
@@ -118,14 +117,6 @@ def _models_ran(models: dict[str, Any]) -> list[tuple[str, str]]:
         shown = ", ".join(f"{k} {v}" for k, v in facts.items() if isinstance(v, (str, int, float)) and v != "")
         ran.append((stage, shown))
     return ran
-
-
-def _ticks(duration: float) -> list[tuple[float, str]]:
-    """About a dozen round time marks along the strip (position in % of the duration, label)."""
-    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-    step = next((s for s in steps if duration / s <= 12), steps[-1])
-    marks = range(0, int(duration * 0.97) + 1, step)  # none at the very end, where it would be cut off
-    return [(100.0 * t / duration, timecode(t)[:-4].removeprefix("00:")) for t in marks]
 
 
 def _blocks(shots: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,12 +11,33 @@
   const maxZoom = Math.max(1, duration / 10); // at most ten seconds across the window
   let zoom = 1;
 
+  const tickSteps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+
+  function clock(seconds) {
+    const h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = Math.floor(seconds % 60);
+    const two = function (n) { return String(n).padStart(2, "0"); };
+    return (h ? h + ":" : "") + two(m) + ":" + two(s);
+  }
+
+  // Round time marks, about a dozen across the visible width, redrawn for each zoom level.
+  function drawTicks() {
+    const ticks = document.getElementById("ticks");
+    const visible = duration / zoom;
+    const step = tickSteps.find(function (s) { return visible / s <= 12; }) || tickSteps[tickSteps.length - 1];
+    const marks = [];
+    for (let t = 0; t <= duration * 0.995; t += step) {
+      marks.push('<span style="left:' + (100 * t / duration) + '%">' + clock(t) + "</span>");
+    }
+    ticks.innerHTML = marks.join("");
+  }
+
   function setZoom(next, anchor) {
     const fraction = (scroller.scrollLeft + anchor) / strip.offsetWidth;
     zoom = Math.min(maxZoom, Math.max(1, next));
     strip.style.width = (zoom * 100) + "%";
     scroller.scrollLeft = fraction * strip.offsetWidth - anchor;
     level.textContent = (zoom < 10 ? zoom.toFixed(1) : Math.round(zoom)) + "×";
+    drawTicks();
   }
 
   document.querySelectorAll("[data-zoom]").forEach(function (button) {
@@ -69,6 +90,7 @@
     row.scrollIntoView({ block: "center" });
     seek(parseFloat(row.dataset.start));
   });
+  drawTicks();
   if (player) {
     player.addEventListener("timeupdate", function () {
       playhead.setAttribute("x1", player.currentTime);
