@@ -114,3 +114,8 @@ def test_a_missing_source_is_named(result: Path, tmp_path: Path, capsys) -> None
     code = engine_report([str(result), "--format", "csv", "--split", "copy", "--video", str(tmp_path / "gone.mp4")])
     _, err = capsys.readouterr()
     assert code == 2 and "gone.mp4" in err and "--video" in err and len(err.strip().splitlines()) == 1
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    code = engine_report([str(result), "--format", "csv", "--split", "encode", "--video", str(notes)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "notes.mp4" in err and len(err.strip().splitlines()) == 1

@@ -27,7 +27,7 @@ from typing import Any
 import av  # this module is imported only for --split
 
 from filmline.engine.cli_support import say
-from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.errors import BadInputError, OutputError, first_line
 from filmline.engine.result import file_mode, json_bytes, timecode, write_atomic
 
 _MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".ts": "mpegts"}
@@ -57,9 +57,11 @@ def split_video(document: dict[str, Any], source: Path, out_dir: Path, stem: str
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create {folder}: {err.strerror}; choose a writable folder with --out") from err
-    with av.open(str(source)) as container:
-        video = container.streams.video[0]
-        frames = _frame_times(container, video)  # presentation order: (pts, keyframe)
+    try:
+        with av.open(str(source)) as container:
+            frames = _frame_times(container, container.streams.video[0])  # presentation order: (pts, keyframe)
+    except (av.error.FFmpegError, IndexError) as err:
+        raise BadInputError(f"{source}: cannot read its video ({first_line(err)}); pass the source with --video PATH") from None
     expected = document["video"]["frame_count"] + (document["video"].get("corrupt_frames_skipped") or 0)
     if len(frames) not in (document["video"]["frame_count"], expected):
         raise BadInputError(f"{source} has {len(frames)} video frames and {stem}.json {document['video']['frame_count']}: "
@@ -75,10 +77,10 @@ def split_video(document: dict[str, Any], source: Path, out_dir: Path, stem: str
         tb = video.time_base
         for piece in pieces:
             piece.start = (frames[piece.first_frame][0] - first_pts) * tb
-            end = (frames[piece.last_frame + 1][0] - first_pts) * tb if piece.last_frame + 1 < len(frames) else None
+            after = piece.last_frame + 1
+            end = float((frames[after][0] - first_pts) * tb) if after < len(frames) else document["video"]["duration"]
             numbers = f"{piece.shots[0] + 1:04d}" + (f"-{piece.shots[-1] + 1:04d}" if len(piece.shots) > 1 else "")
-            end_text = timecode(float(end)) if end is not None else timecode(document["video"]["duration"])
-            piece.file = f"{stem}.shot_{numbers}_{_name_time(float(piece.start))}_{_name_time_text(end_text)}{suffix}"
+            piece.file = f"{stem}.shot_{numbers}_{_name_time(float(piece.start))}_{_name_time(end)}{suffix}"
             piece.moved_seconds = round(document["shots"][piece.shots[0]]["start_time"] - float(piece.start), 6)
         writer = _Writer(container, video, pieces, folder, suffix, first_pts, mode)
         writer.run()
@@ -103,11 +105,7 @@ def _say_moves(shots: list[dict[str, Any]], pieces: list[Piece]) -> None:
 
 
 def _name_time(seconds: float) -> str:
-    return _name_time_text(timecode(seconds))
-
-
-def _name_time_text(text: str) -> str:
-    return text.replace(":", "-")  # no colons in file names (Windows, some tools)
+    return timecode(seconds).replace(":", "-")  # no colons in file names (Windows, some tools)
 
 
 def _suffix(source: Path, mode: str) -> str:
