@@ -199,6 +199,16 @@ def test_pyscenedetect_loads_our_csv_and_gets_our_cuts(result: Path, tmp_path: P
     assert [int(row[1]) - 1 for row in rows] == [s["start_frame"] for s in document["shots"]]
 
 
+def test_report_into_another_folder_refers_back_to_the_key_frames(result: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "elsewhere"
+    assert report(str(result), "--out", str(out), capsys=capsys)[0] == 0
+    page = (out / "film.html").read_text()
+    document = json.loads(result.read_text())
+    first = document["shots"][0]["thumbnail"]
+    assert f'src="{os.path.relpath(result.parent / first, out)}"' in page
+    assert (out / "film.json").is_file() and '<tr class="video"' in (out / "index.html").read_text()
+
+
 def test_index_lists_every_result_in_the_folder_and_nothing_else(result: Path, tmp_path: Path) -> None:
     for name in ("a.json", "b.json"):
         shutil.copy(result, tmp_path / name)

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Write views of saved engine-run results (<stem>.json) without analysing again.")
     parser.add_argument("results", nargs="+", type=Path, help="result documents (<stem>.json) written by engine-run")
     add_view_flags(parser, REPORT_DEFAULT)
-    parser.add_argument("--out", type=Path, help="output folder (default: each result's own folder)")
+    parser.add_argument("--out", type=Path, help="output folder (default: each result's own folder; the HTML "
+                                                  "report takes a copy of the JSON there, for the folder's index)")
     parser.add_argument("--split", choices=("copy", "encode"),
                         help="also write one video file per shot into <stem>.shots/: copy (packets as they are, "
                              "boundaries snap to keyframes) or encode (libx264, frame-exact)")
@@ -59,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         out_dir = args.out if args.out is not None else path.parent
         _make_folder(out_dir)
         stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.stem
-        for written in write_result(document, out_dir, stem, formats, args.chapters, source_dir=path.parent):
+        chosen = formats
+        if "html" in formats and "json" not in formats and out_dir.resolve() != path.parent.resolve():
+            chosen = ("json", *formats)  # the folder's index.html lists the results (<stem>.json) in it
+        for written in write_result(document, out_dir, stem, chosen, args.chapters, source_dir=path.parent):
             print(written)
         if args.split:
             from filmline.engine.writers.split import split_video
