@@ -63,6 +63,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from filmline.benchmarks.measure import Recorder
     from filmline.benchmarks.suites import SUITES
     from filmline.benchmarks.vlm_bench import measure_vlm
+    from filmline.benchmarks.writers_bench import measure_writers
     from filmline.engine.home import engine_home
 
     suite = SUITES[args.suite]
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     _step("encoder backends", lambda: stages.measure_encoders(rec, encoder, suite.encoder_batch, warmup, repeats))
     _step("kernels", lambda: stages.measure_kernels(rec, suite.kernels_full, warmup, repeats))
     _step("vision-language model", vlm_figures)
+    _step("writers", lambda: measure_writers(rec, warmup, repeats))
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as work:
         options = dict(encoder_home=encoder.home, backend="auto", fps=args.fps, warmup=warmup, repeats=repeats,
                        work=Path(work))

@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from filmline.engine.result import write_atomic
+from filmline.engine.output_files import write_atomic
 
 THROUGHPUT_UNITS = ("frames/s", "images/s")
 

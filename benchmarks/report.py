@@ -14,7 +14,8 @@ from typing import Any
 
 from filmline.benchmarks.plots import write_plots
 from filmline.engine.errors import BadInputError
-from filmline.engine.result import json_bytes, write_atomic
+from filmline.engine.output_files import write_atomic
+from filmline.engine.result import json_bytes
 
 REPORT = "report.json"
 MARKDOWN = "report.md"

@@ -16,6 +16,8 @@ from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.run_settings import BACKENDS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
+from filmline.engine.writers import DEFAULT_FORMATS, Views, parse_formats
+from filmline.engine.writers.cli import add_view_flags
 
 PROG = "engine-run"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true",
                         help="print errors only: no notes, warnings, progress bar or summary table")
     add_vlm_flags(parser)
+    add_view_flags(parser, ",".join(DEFAULT_FORMATS))
     add_common_flags(parser)
     return parser
 
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     set_quiet(args.quiet)
     progress = False if args.quiet else args.progress
     settings = build_run_settings(args)
+    views = Views(parse_formats(args.format), args.chapters)
     if not shows_progress(progress):
         silence_library_bars()
     videos = _expand_series_folders(args.videos) if args.series else args.videos
@@ -102,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
         check_episode_count(len(videos))
     ledger = Ledger(videos, out_dir)
     try:
-        with VideoRun(settings, out_dir, progress, ledger) as video_run:
+        with VideoRun(settings, views, out_dir, progress, ledger) as video_run:
             video_run.analyse(videos, force=args.force)
         if args.series and ledger.done:
-            match_episodes(ledger)
+            match_episodes(ledger, views)
     except KeyboardInterrupt:
         if not args.quiet:
             _print_summary(ledger.rows())

@@ -1,8 +1,6 @@
-"""The result document of one video and its files: `<stem>.json` and `<stem>.shots.csv`.
-
-Files are written to a temporary name in the target folder and renamed into place, so a reader
-never sees half a file and a failed run leaves no partial output (`engine.output_files`).
-"""
+"""The result document of one video as bytes: `<stem>.json` and `<stem>.shots.csv`, and the
+rounding every written document goes through. The other views, and the writing itself, are in
+`filmline.engine.writers`."""
 
 from __future__ import annotations
 
@@ -10,13 +8,9 @@ import csv
 import io
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
-from filmline.engine.errors import OutputError
-from filmline.engine.keyframe_store import keyframes_folder
-from filmline.engine.output_files import atomic_path, write_atomic  # noqa: F401 (the writers' import path)
 
 SCHEMA_VERSION = "1.0"
 # Numbers are rounded where float noise would show (24.024000000000004): times (and every other
@@ -83,21 +77,3 @@ def shots_csv_bytes(document: dict[str, Any]) -> bytes:
         ])
     return buffer.getvalue().encode("utf-8")
 
-
-def write_result(document: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
-    """Write the JSON and CSV views of one video's result; returns their paths.
-
-    Both are written in full before either takes its name. Should a write fail, neither is left,
-    nor the video's key-frame folder, which only the result refers to.
-    """
-    document = rounded_document(document)
-    json_path = out_dir / f"{stem}.json"
-    csv_path = out_dir / f"{stem}.shots.csv"
-    try:
-        with atomic_path(csv_path) as csv_temporary, atomic_path(json_path) as json_temporary:
-            csv_temporary.write_bytes(shots_csv_bytes(document))
-            json_temporary.write_bytes(json_bytes(document))
-    except OutputError:
-        shutil.rmtree(keyframes_folder(out_dir, stem), ignore_errors=True)
-        raise
-    return [json_path, csv_path]

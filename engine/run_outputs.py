@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from filmline.engine.result import write_atomic
+from filmline.engine.output_files import write_atomic
 
 
 def result_path(out_dir: Path, video: Path) -> Path:

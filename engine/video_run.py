@@ -9,6 +9,7 @@ say exactly what was kept.
 from __future__ import annotations
 
 import time
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from filmline.engine.run_outputs import (
     save_features,
 )
 from filmline.engine.run_settings import RunSettings
+from filmline.engine.writers import Views, write_result
 
 PROG = "engine-run"
 
@@ -94,10 +96,12 @@ class VideoRun:
     """The models of one run, opened once (only when some video needs analysing), and the
     analysis of each video."""
 
-    def __init__(self, settings: RunSettings, out_dir: Path, progress: bool | None, ledger: Ledger) -> None:
+    def __init__(self, settings: RunSettings, views: Views, out_dir: Path, progress: bool | None,
+                 ledger: Ledger) -> None:
         from filmline.engine.vlm.config import VlmConfig
 
         self.settings = settings
+        self.views = views
         self.out_dir = out_dir
         self.progress = progress
         self.ledger = ledger
@@ -122,6 +126,7 @@ class VideoRun:
                 todo.append(video)
                 continue
             features = load_features(self.out_dir, video) if self.series else None
+            write_result(document, self.out_dir, video.stem, *astuple(self.views), keep_existing=True)
             self.ledger.finish(video, document, features, kept=True)
             notice(f"note: {video.name}: skipped, {result_path(self.out_dir, video)} is up to date "
                    "(same file, same settings); --force analyses it again")
@@ -179,7 +184,6 @@ class VideoRun:
         from filmline.engine.document import build_document
         from filmline.engine.pipeline import analyze_video
         from filmline.engine.progress import FrameProgress
-        from filmline.engine.result import write_result
 
         s = self.settings
         started = time.perf_counter()
@@ -203,18 +207,17 @@ class VideoRun:
                 self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total
                 if features is not None:
                     save_features(self.out_dir, video, features)
-                write_result(document, self.out_dir, video.stem)
+                write_result(document, self.out_dir, video.stem, *astuple(self.views))
             except BaseException:
                 remove_unfinished(self.out_dir, video)
                 raise
         return document, features
 
 
-def match_episodes(ledger: Ledger) -> None:
+def match_episodes(ledger: Ledger, views: Views) -> None:
     """`--series`: the intro and credits recurring across the finished episodes, added to each
     result (rewritten atomically), and a note on where the intro came from."""
     from filmline.engine.extra_stages import add_cross_episode_segments
-    from filmline.engine.result import write_result
 
     episodes = ledger.done
     widths = {features.shape[1] for _, _, features in episodes}
@@ -228,7 +231,7 @@ def match_episodes(ledger: Ledger) -> None:
     ledger.matching = True
     add_cross_episode_segments(documents, [features for _, _, features in episodes])
     for video, document, _ in episodes:
-        write_result(document, ledger.out_dir, video.stem)
+        write_result(document, ledger.out_dir, video.stem, *astuple(views))
     ledger.matching = False
     intro_skipped = next((s for d in documents for s in d["models"]["skipped"] if s["stage"] == "intro"), None)
     if intro_skipped is not None:

@@ -1,0 +1,133 @@
+"""Views of one result document: each format is written from the document alone (analysis never
+re-runs), by the module that owns it, through `write_atomic`.
+
+| name | file | module |
+| --- | --- | --- |
+| json | `<stem>.json` | `filmline.engine.result` |
+| csv | `<stem>.shots.csv` (PySceneDetect's columns) | `filmline.engine.result` |
+| html | `<stem>.html` (self-contained report) | `html_report` |
+| otio, edl, fcpxml | `<stem>.otio`, `<stem>.edl`, `<stem>.fcp.xml` (OpenTimelineIO) | `timeline` |
+| vtt, ffmeta | `<stem>.chapters.vtt`, `<stem>.ffmetadata` | `chapters` |
+| sheet | `<stem>.sheet.jpg` (contact sheet) | `sheet` |
+
+A view module exposes `VIEWS: dict[str, Callable[[dict, ViewOptions], dict[str, bytes]]]`: format
+name to a function giving file names (in the output folder) and their bytes. Modules are
+imported only when one of their formats is asked for (OpenTimelineIO, PIL, jinja2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from filmline.engine.errors import BadInputError
+
+FORMATS = ("json", "csv", "html", "otio", "edl", "fcpxml", "vtt", "ffmeta", "sheet")
+DEFAULT_FORMATS = ("json", "csv", "html")
+CHAPTER_MODES = ("scenes", "shots")
+
+_MODULES = {
+    "json": "filmline.engine.writers.tabular",
+    "csv": "filmline.engine.writers.tabular",
+    "html": "filmline.engine.writers.html_report",
+    "otio": "filmline.engine.writers.timeline",
+    "edl": "filmline.engine.writers.timeline",
+    "fcpxml": "filmline.engine.writers.timeline",
+    "vtt": "filmline.engine.writers.chapters",
+    "ffmeta": "filmline.engine.writers.chapters",
+    "sheet": "filmline.engine.writers.sheet",
+}
+
+View = Callable[[dict[str, Any], "ViewOptions"], dict[str, bytes]]
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Where views go and what they refer to.
+
+    `source_dir` is the folder the document's relative paths (key-frame thumbnails) start from:
+    the output folder of `engine-run`, or the folder of the JSON for `engine-report`.
+    """
+
+    out_dir: Path
+    stem: str
+    source_dir: Path
+    chapters: str = "scenes"
+
+    def relative(self, path_in_source: str) -> str:
+        """A path of the document (relative to `source_dir`) as seen from `out_dir`, URL-style."""
+        target = self.source_dir / path_in_source
+        return Path(os.path.relpath(target, self.out_dir)).as_posix()
+
+
+@dataclass(frozen=True)
+class Views:
+    """The views `engine-run` writes for each video (`--format`, `--chapters`). Not part of the
+    result: a rerun that keeps a result writes the views it is missing."""
+
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    chapters: str = CHAPTER_MODES[0]
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`"json,csv,html"` or `"all"` to format names, in `FORMATS` order; unknown names are an error."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if "all" in names:
+        return FORMATS
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown or not names:
+        raise BadInputError(f"unknown --format {', '.join(unknown) or repr(text)}; valid formats: "
+                            f"{', '.join(FORMATS)} (comma-separated), or all")
+    return tuple(name for name in FORMATS if name in names)
+
+
+def render_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions) -> dict[str, bytes]:
+    """Every asked-for view's files, by name; nothing written yet."""
+    files: dict[str, bytes] = {}
+    for name in formats:
+        module = importlib.import_module(_MODULES[name])
+        files.update(module.VIEWS[name](document, options))
+    return files
+
+
+def write_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions, *,
+                keep_existing: bool = False) -> list[Path]:
+    """Render, then write each file atomically; the JSON (the run's record) goes last. Numbers are
+    rounded once here, whichever stage added them. Should a write fail, the files this call wrote
+    are removed again, so a video never has half its views. `keep_existing`: write only the files
+    that are not there yet (views asked for on a rerun that keeps its result)."""
+    from filmline.engine.output_files import write_atomic
+    from filmline.engine.result import rounded_document
+
+    files = render_views(rounded_document(document), formats, options)
+    if keep_existing:
+        files = {name: data for name, data in files.items() if not (options.out_dir / name).exists()}
+    json_name = f"{options.stem}.json"
+    written: list[Path] = []
+    try:
+        for name in sorted(files, key=lambda name: name == json_name):
+            path = options.out_dir / name
+            write_atomic(path, files[name])
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def write_result(document: dict[str, Any], out_dir: Path, stem: str, formats: tuple[str, ...] = DEFAULT_FORMATS,
+                 chapters: str = CHAPTER_MODES[0], source_dir: Path | None = None, *,
+                 keep_existing: bool = False) -> list[Path]:
+    """Everything written for one finished video: its views, then (with the HTML report) the
+    folder's `index.html`, rewritten to list it. `source_dir`: see `ViewOptions` (default `out_dir`)."""
+    options = ViewOptions(out_dir, stem, out_dir if source_dir is None else source_dir, chapters)
+    written = write_views(document, formats, options, keep_existing=keep_existing)
+    if "html" in formats:
+        from filmline.engine.writers.index_page import write_index
+
+        written.append(write_index(out_dir))
+    return written

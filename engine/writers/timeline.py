@@ -1,0 +1,141 @@
+"""Editorial timelines through OpenTimelineIO: `<stem>.otio`, a CMX 3600 `<stem>.edl` and an
+FCP 7 XML `<stem>.fcp.xml` (xmeml, which Premiere, Resolve and Final Cut Pro X through 7toX
+import), all from one OTIO timeline.
+
+- One clip per shot on one video track, its source range the shot's frames exactly
+  (`RationalTime(start_frame, rate)`, `RationalTime(frame count, rate)`): frame numbers from the
+  document, never float seconds. The rate is the container's average frame rate, snapped to the
+  nearest SMPTE timecode rate (a variable-rate video keeps its frame numbers; its timecodes are
+  nominal).
+- A gradual boundary (dissolve, fade) is an OTIO `Transition`: `in_offset` the frames of its
+  span before the boundary, `out_offset` those from it on (clipped to the clips either side).
+- Intro, credits and triggers are markers on the clip where they start (the EDL carries clip
+  markers as `LOC` lines); labels, probabilities and captions are in each clip's metadata
+  (`filmline`), the video's facts and summary in the timeline's.
+
+The EDL and FCP XML writers change the timeline they are given, so each format gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+import opentimelineio as otio
+
+from filmline.engine.writers import ViewOptions
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+
+_MARKER_COLOURS = {
+    "intro": otio.schema.MarkerColor.GREEN,
+    "credits": otio.schema.MarkerColor.BLUE,
+    "trigger": otio.schema.MarkerColor.RED,
+}
+_SHOT_FIELDS = ("index", "start_time", "end_time", "key_frame", "key_frame_time", "thumbnail", "labels",
+                "label_probabilities", "caption")
+
+
+def timeline_rate(video: dict[str, Any]) -> float:
+    """The timeline's rate: the container's average rate (else the decoded mean), as a timecode rate."""
+    rate = video.get("average_fps") or video.get("fps") or 25.0
+    return RationalTime.nearest_valid_timecode_rate(float(rate))
+
+
+def frame_at(shots: list[dict[str, Any]], seconds: float) -> int:
+    """The frame shown at `seconds`: found in its shot by time, then counted within it (exact for
+    constant rate, nearest for variable)."""
+    starts = [shot["start_time"] for shot in shots]
+    shot = shots[max(0, bisect.bisect_right(starts, seconds) - 1)]
+    frames = shot["end_frame"] - shot["start_frame"] + 1
+    share = (seconds - shot["start_time"]) / shot["duration"] if shot["duration"] > 0 else 0.0
+    return shot["start_frame"] + min(frames - 1, max(0, int(round(share * frames))))
+
+
+def build_timeline(document: dict[str, Any], name: str) -> otio.schema.Timeline:
+    """The document as an OTIO timeline (see the module's description)."""
+    video, shots = document["video"], document["shots"]
+    rate = timeline_rate(video)
+    timeline = otio.schema.Timeline(name=name, global_start_time=RationalTime(0, rate))
+    timeline.metadata["filmline"] = {
+        "schema_version": document["schema_version"],
+        "video": {k: video.get(k) for k in ("path", "duration", "fps", "average_fps", "frame_count", "width", "height")},
+        "summary": document.get("summary"),
+    }
+    track = otio.schema.Track(name="shots", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    available = TimeRange(RationalTime(0, rate), RationalTime(video["frame_count"], rate))
+    clips = []
+    for shot in shots:
+        clip = otio.schema.Clip(
+            name=f"shot {shot['index'] + 1:04d}",
+            media_reference=otio.schema.ExternalReference(target_url=video["path"], available_range=available),
+            source_range=TimeRange(RationalTime(shot["start_frame"], rate),
+                                   RationalTime(shot["end_frame"] - shot["start_frame"] + 1, rate)),
+        )
+        clip.metadata["filmline"] = {key: shot.get(key) for key in _SHOT_FIELDS}
+        clips.append(clip)
+    used_after: list[int] = [0] * len(shots)  # frames of each clip's start already under a transition
+    for index, (clip, shot) in enumerate(zip(clips, shots)):
+        transition = _transition(shot, shots[index - 1] if index else None, used_after[index - 1] if index else 0, rate)
+        if transition is not None:
+            track.append(transition)
+            used_after[index] = transition.out_offset.to_frames()
+        track.append(clip)
+    for kind, first, length in _markers(document):
+        clip_index = max(0, bisect.bisect_right([s["start_frame"] for s in shots], first) - 1)
+        clips[clip_index].markers.append(otio.schema.Marker(
+            name=kind, color=_MARKER_COLOURS[kind.split(" ")[0]],
+            marked_range=TimeRange(RationalTime(first, rate), RationalTime(length, rate)),
+        ))
+    return timeline
+
+
+def _transition(shot: dict[str, Any], before: dict[str, Any] | None, before_used: int,
+                rate: float) -> otio.schema.Transition | None:
+    """The OTIO transition into `shot`, or None for a cut (or the first shot)."""
+    boundary = shot["transition_in"]
+    if before is None or boundary is None or boundary.get("span") is None:
+        return None
+    span = boundary["span"]
+    frame = shot["start_frame"]
+    before_frames = before["end_frame"] - before["start_frame"] + 1 - before_used
+    in_frames = max(0, min(frame - span["start_frame"], before_frames))
+    out_frames = max(0, min(span["end_frame"] + 1 - frame, shot["end_frame"] - shot["start_frame"] + 1))
+    if in_frames + out_frames == 0:
+        return None
+    transition = otio.schema.Transition(
+        name=boundary["kind"], transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=RationalTime(in_frames, rate), out_offset=RationalTime(out_frames, rate),
+    )
+    transition.metadata["filmline"] = {"kind": boundary["kind"], "span": span}
+    return transition
+
+
+def _markers(document: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(name, first frame, frames) of the intro, the credits and each trigger."""
+    shots = document["shots"]
+    found = []
+    for kind in ("intro", "credits"):
+        segment = document.get(kind)
+        if segment:
+            first = frame_at(shots, segment["start"])
+            found.append((kind, first, max(1, frame_at(shots, segment["end"]) - first)))
+    for trigger in (document.get("triggers") or {}).get("triggers", []):
+        found.append((f"trigger {trigger['trigger_confidence']:.2f}", int(trigger["frame_index"]), 1))
+    return found
+
+
+def _render(adapter: str, suffix: str):
+    def view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+        timeline = build_timeline(document, options.stem)
+        return {f"{options.stem}{suffix}": otio.adapters.write_to_string(timeline, adapter_name=adapter).encode("utf-8")}
+    return view
+
+
+VIEWS = {
+    "otio": _render("otio_json", ".otio"),
+    "edl": _render("cmx_3600", ".edl"),
+    "fcpxml": _render("fcp_xml", ".fcp.xml"),
+}
