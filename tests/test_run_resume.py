@@ -70,7 +70,8 @@ def test_ctrl_c_keeps_finished_episodes_and_a_rerun_completes_the_season(season,
     first = json.loads((out / "episode_01.json").read_text())
     assert "series" not in first and first["shots"]  # its own result, the series fields come at the end
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["episode_01.json", "episode_01.keyframes", "episode_01.series.npy", "episode_01.shots.csv"]
+    assert names == ["episode_01.html", "episode_01.json", "episode_01.keyframes", "episode_01.series.npy",
+                     "episode_01.shots.csv", "index.html"]
 
     kept_frame = out / first["shots"][0]["thumbnail"]
     kept_at = kept_frame.stat().st_mtime_ns

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from filmline.engine.evaluation.shot_annotations import read_shots
     from filmline.engine.evaluation.shot_metrics import score_shots
     from filmline.engine.output_files import write_atomic
-from filmline.engine.result import json_bytes
+    from filmline.engine.result import json_bytes
 
     if args.fps is not None and args.fps <= 0:
         raise BadInputError(f"--fps must be positive, got {args.fps}")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from filmline.engine.cli_support import add_debug_flag, run_reporting_errors
+from filmline.engine.cli_support import add_common_flags, run_reporting_errors
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.writers import CHAPTER_MODES, DEFAULT_FORMATS, FORMATS, parse_formats
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "boundaries snap to keyframes) or encode (libx264, frame-exact)")
     parser.add_argument("--video", type=Path, help="--split: the source video, where the result's video.path "
                                                   "no longer reaches it (one result only)")
-    add_debug_flag(parser)
+    add_common_flags(parser)
     return parser
 
 
