@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=shots["threshold"],
                         help="tau: a candidate is a cut when the embeddings' cosine across it is below this (default %(default)s)")
     parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
-                        help="minimum shot length in seconds (default %(default)s)")
+                        help="a floor on shot length in seconds: shorter shots merge into a neighbour, giving up "
+                             "the weaker boundary (default %(default)s: none, every cut found stands)")
     parser.add_argument("--decoder", choices=("auto", "pyav", "nvdec"), default="auto",
                         help="decoder: auto (NVDEC where it can decode the video, else PyAV), pyav or nvdec; "
                              "what NVDEC cannot take falls back to PyAV with a note (default %(default)s)")
@@ -164,6 +165,7 @@ def _settings(args: argparse.Namespace):
         fps=args.fps,
         threshold=args.threshold,
         min_shot_seconds=args.min_shot,
+        black_gap_seconds=shots["black_gap_seconds"],
         cut_ratio=shots["cut_ratio"],
         cut_window=shots["cut_window"],
         cut_min_diff=shots["cut_min_diff"],
@@ -173,6 +175,8 @@ def _settings(args: argparse.Namespace):
         gradual_min_frames=shots["gradual_min_frames"],
         gradual_max_frames=shots["gradual_max_frames"],
         gradual_min_change=shots["gradual_min_change"],
+        gradual_max_mix_residual=shots["gradual_max_mix_residual"],
+        gradual_max_wipe_residual=shots["gradual_max_wipe_residual"],
         thumbnail_width=keyframes["thumbnail_width"],
         jpeg_quality=keyframes["jpeg_quality"],
     )

@@ -4,7 +4,7 @@ Per decoded frame: a 64×36 thumbnail for the cheap pass (every frame), and, for
 sampler picks at --fps or that sit either side of a cut candidate, an encoder-sized image and a
 key-frame thumbnail. The last few decoded frames stay in a small ring, because a candidate is
 decided a few frames after it was decoded. After the decode: gradual transitions, verification,
-the minimum-length merge, key frames.
+fades joined through black (and the user's minimum shot length, if any), key frames.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class ShotSettings:
     fps: float
     threshold: float
     min_shot_seconds: float
+    black_gap_seconds: float
     cut_ratio: float
     cut_window: int
     cut_min_diff: float
@@ -47,6 +48,8 @@ class ShotSettings:
     gradual_min_frames: int
     gradual_max_frames: int
     gradual_min_change: float
+    gradual_max_mix_residual: float
+    gradual_max_wipe_residual: float
     thumbnail_width: int
     jpeg_quality: int
 
@@ -234,12 +237,16 @@ def _decide(
             min_frames=settings.gradual_min_frames,
             max_frames=settings.gradual_max_frames,
             min_change=settings.gradual_min_change,
+            max_mix_residual=settings.gradual_max_mix_residual,
+            max_wipe_residual=settings.gradual_max_wipe_residual,
+            cut_ratio=settings.cut_ratio,
         ),
+        candidates,
     )
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
     kept, rejected = decide_boundaries(candidates, gradual, table, settings.threshold)
     end_seconds = _end_seconds(seconds)
-    shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds)
+    shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds, settings.black_gap_seconds)
     timings["shots"] = time.perf_counter() - started
     started = time.perf_counter()
     key_frames = pick_key_frames(shots, table, sorted(store.captured))

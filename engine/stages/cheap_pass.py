@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from filmline import kernels
+from filmline.engine.stages.blend_evidence import BlendProbe
 
 THUMB_SIZE = (36, 64)  # (height, width) of the luminance thumbnail the statistics use
 
@@ -43,6 +44,14 @@ class CheapFeatures:
     hist_diff: np.ndarray  # half the L1 distance of colour histograms to the previous frame, 0-1
     slow_diff: np.ndarray  # mean |luma - luma `lag` frames earlier| (0 for the first `lag`)
     lag: int
+    colour_weight: float  # change score = diff + colour_weight × hist_diff
+    mix_residual: np.ndarray  # [frames, len(blend_evidence.LAGS)]: frame as a mix of the frames around it
+    wipe_residual: np.ndarray  # [frames, len(blend_evidence.LAGS)]: frame as a wipe between them
+
+    @property
+    def change(self) -> np.ndarray:
+        """Each frame's change score, as `CheapPass.push` returned it."""
+        return self.diff + self.colour_weight * self.hist_diff
 
     @property
     def frame_count(self) -> int:
@@ -60,6 +69,7 @@ class CheapPass:
         self._prev_luma: torch.Tensor | None = None
         self._prev_hist: torch.Tensor | None = None
         self._recent_luma: list[torch.Tensor] = []  # one tensor: the last `lag` luma thumbnails
+        self._blend = BlendProbe()
         self._columns: dict[str, list[np.ndarray]] = {
             "luma_mean": [], "luma_p95": [], "diff": [], "hist_diff": [], "slow_diff": []
         }
@@ -77,6 +87,7 @@ class CheapPass:
     def _statistics(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)
         luma, hist = stats.luma, stats.hist
+        self._blend.push(luma)
         previous_hist = torch.cat([hist[:1] if self._prev_hist is None else self._prev_hist, hist[:-1]])
         history = torch.cat([*self._recent_luma, luma]) if self._recent_luma else luma
         lagged = history.shape[0] - luma.shape[0]  # frames before this batch in `history`
@@ -103,4 +114,5 @@ class CheapPass:
             name: np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
             for name, chunks in self._columns.items()
         }
-        return CheapFeatures(lag=self.lag, **arrays)
+        mix, wipe = self._blend.evidence()
+        return CheapFeatures(lag=self.lag, colour_weight=self.colour_weight, mix_residual=mix, wipe_residual=wipe, **arrays)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from filmline.engine.stages.blend_evidence import span_evidence
 from filmline.engine.stages.cheap_pass import CheapFeatures
 
 
 @dataclass(frozen=True)
 class GradualTransition:
-    kind: str  # "fade_out" | "fade_in" | "dissolve"
+    kind: str  # "fade_out" | "fade_in" | "dissolve" | "wipe"
     first: int  # first frame of the span
     last: int  # last frame of the span (inclusive)
 
@@ -46,10 +47,30 @@ class GradualSettings:
     max_single_share: float = 0.5  # dissolve: no one frame carries more of the change (else a cut)
     min_contrast: float = 1.5  # dissolve: lag change ≥ this multiple of its local baseline
     min_step: float = 0.15  # fade: mean luminance moves at least this much per frame
+    max_mix_residual: float = 0.2  # dissolve: frames inside explained by a mix of the frames around them
+    max_wipe_residual: float = 0.25  # wipe: each pixel inside is close to the old or the new picture
+    cut_ratio: float = 3.0  # a cut candidate this many times the span's median change is a cut
 
 
-def find_gradual_transitions(features: CheapFeatures, settings: GradualSettings) -> list[GradualTransition]:
-    """Fades and dissolves of a whole video, ordered by first frame and never overlapping."""
+def find_gradual_transitions(
+    features: CheapFeatures, settings: GradualSettings, cut_candidates: dict[int, float] | None = None
+) -> list[GradualTransition]:
+    """Fades, dissolves and wipes of a whole video, ordered by first frame and never overlapping;
+    none swallows a stronger one of `cut_candidates` (frame → change score)."""
+    found = _find_gradual(features, settings)
+    frames = sorted(cut_candidates or ())
+    return [t for t in found if not _holds_stronger_cut(t, frames, features.diff, settings.cut_ratio)]
+
+
+def _holds_stronger_cut(span: GradualTransition, candidates: list[int], diff: np.ndarray, ratio: float) -> bool:
+    """A candidate inside the span changes the luminance `ratio` times more than the span's
+    median frame does. (Luminance alone: a flat picture fading crosses colour-histogram bins
+    all at once, which makes cut candidates of no strength.)"""
+    typical = float(np.median(diff[span.first : span.last + 1]))
+    return any(diff[frame] >= ratio * typical for frame in candidates if span.first < frame <= span.last)
+
+
+def _find_gradual(features: CheapFeatures, settings: GradualSettings) -> list[GradualTransition]:
     fades = _find_fades(features, settings)
     taken = np.zeros(features.frame_count, dtype=bool)
     for fade in fades:
@@ -118,9 +139,20 @@ def _find_dissolves(features: CheapFeatures, settings: GradualSettings) -> list[
     for first, last in _merge_close(_runs(marked), gap=lag // 2):
         first, last = _trim_to_elevated_change(excess, first, last)
         length = last - first + 1
-        if settings.min_frames <= length <= settings.max_frames:
-            dissolves.append(GradualTransition("dissolve", first, last))
+        kind = _blend_kind(features, settings, first, last)
+        if settings.min_frames <= length <= settings.max_frames and kind is not None:
+            dissolves.append(GradualTransition(kind, first, last))
     return dissolves
+
+
+def _blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, last: int) -> str | None:
+    """"dissolve" or "wipe" when the frames of the span are mixes of the frames around them, else None."""
+    mix, wipe = span_evidence(features.mix_residual, features.wipe_residual, first, last)
+    if mix <= settings.max_mix_residual:
+        return "dissolve"
+    if wipe <= settings.max_wipe_residual:
+        return "wipe"
+    return None
 
 
 def _merge_close(runs: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:

@@ -1,0 +1,85 @@
+"""Evidence that a frame is a mix of the frames around it: what tells a dissolve from motion.
+
+While two shots dissolve, every frame is `alpha·A + (1 - alpha)·B` of the shots' pictures, so
+frame c is explained almost exactly by a least-squares mix of frames c - lag and c + lag (alpha
+between 0 and 1, the same for every pixel). During a wipe every pixel is either still the old
+picture or already the new one. Camera or subject motion is neither: the picture at c holds
+content that is at neither end (measured on real and synthetic clips, lag 8: mix residual
+0.02-0.09 inside dissolves, 0.3-0.8 inside pans, zooms and a character moving).
+
+Only a few numbers per frame accumulate, from a ring of the last `2 × max(LAGS)` luminance
+thumbnails, like the rest of the cheap pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+LAGS = (2, 4, 8)  # frames either side of the centre frame
+_MIN_CHANGE = 1.0  # mean |A - B| (0-255) below which the two ends are one picture: no evidence
+
+
+class BlendProbe:
+    """Per centre frame c and lag L: the mix residual and the wipe residual of frame c against
+    frames c - L and c + L (0: explained exactly; about 1 and above: not at all)."""
+
+    def __init__(self) -> None:
+        self._history: torch.Tensor | None = None  # the last 2·max(LAGS) thumbnails, flattened
+        self._seen = 0  # frames pushed so far
+        self._chunks: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # (centres, lag index, mix, wipe)
+
+    def push(self, luma: torch.Tensor) -> None:
+        """Luminance thumbnails `[B, H, W]` of the next frames, in order."""
+        frames = luma.flatten(1).float()
+        history = frames if self._history is None else torch.cat([self._history, frames])
+        first_new = history.shape[0] - frames.shape[0]  # row of this batch's first frame in `history`
+        for k, lag in enumerate(LAGS):
+            rows = torch.arange(max(first_new, 2 * lag), history.shape[0])  # frames that close a window
+            if rows.numel() == 0:
+                continue
+            mix, wipe = _residuals(history[rows - 2 * lag], history[rows - lag], history[rows])
+            centres = (rows - lag - first_new + self._seen).numpy()
+            self._chunks.append((centres, k, mix.numpy(), wipe.numpy()))
+        self._seen += frames.shape[0]
+        self._history = history[-2 * max(LAGS) :]
+
+    def evidence(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(mix, wipe)` residuals, each `[frames, len(LAGS)]`; NaN where a window leaves the video."""
+        mix = np.full((self._seen, len(LAGS)), np.nan, np.float32)
+        wipe = mix.copy()
+        for centres, k, mixes, wipes in self._chunks:
+            mix[centres, k], wipe[centres, k] = mixes, wipes
+        return mix, wipe
+
+
+def _residuals(before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows are frames: least-squares mix residual and wipe residual of `centre` between the ends."""
+    span = before - after
+    energy = (span * span).sum(dim=1)
+    alpha = (((centre - after) * span).sum(dim=1) / energy.clamp_min(1e-6)).clamp(0.0, 1.0)
+    error = centre - after - alpha[:, None] * span
+    nearer_end = torch.minimum(((centre - before) ** 2).sum(dim=1), ((centre - after) ** 2).sum(dim=1))
+    mix = (error * error).sum(dim=1) / nearer_end.clamp_min(1e-6)
+    stays = torch.minimum((centre - before).abs(), (centre - after).abs()).sum(dim=1)
+    wipe = stays / span.abs().sum(dim=1).clamp_min(1e-6)
+    still = span.abs().mean(dim=1) < _MIN_CHANGE
+    return mix.masked_fill(still, 1.0), wipe.masked_fill(still, 1.0)
+
+
+def span_evidence(mix: np.ndarray, wipe: np.ndarray, first: int, last: int) -> tuple[float, float]:
+    """Median mix and wipe residuals over span `first..last`, at the longest lag whose windows
+    fit in half of it (the longer the lag, the further motion strays from a mix; the half keeps
+    the windows inside the blend when the span found overshoots it, and moving shots blended
+    stay a mix over short lags only); (inf, inf) when the span is too short for any."""
+    length = last - first + 1
+    room = min(length, max(length // 2, 2 * LAGS[0] + 1))
+    fitting = [k for k, lag in enumerate(LAGS) if 2 * lag + 1 <= room]
+    if not fitting:
+        return float("inf"), float("inf")
+    k, lag = fitting[-1], LAGS[fitting[-1]]
+    centres = slice(first + lag, last - lag + 1)
+    mixes, wipes = mix[centres, k], wipe[centres, k]
+    if np.isnan(mixes).all():
+        return float("inf"), float("inf")
+    return float(np.nanmedian(mixes)), float(np.nanmedian(wipes))
