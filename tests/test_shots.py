@@ -121,3 +121,27 @@ def test_cut_candidates_at_exact_frames_and_streaming_equals_batch():
 def test_flat_change_is_no_cut_and_first_frame_never_is():
     assert find_cut_candidates([100.0] * 50, 3.0, 2, 12.0) == []
     assert find_cut_candidates([500.0, 1.0, 1.0], 3.0, 2, 12.0) == []
+
+
+def test_a_cut_before_a_short_last_shot_stands_without_a_floor():
+    seconds = np.arange(250) / 25.0  # bikes.mp4: its last cut opens an 8-frame shot
+    cuts = [Boundary(187, "cut", None, 56.0), Boundary(242, "cut", None, 56.0)]
+    shots = build_shots(cuts, seconds, 10.0, min_shot_seconds=0.0, black_gap_seconds=0.8)
+    assert [s.start_frame for s in shots] == [0, 187, 242]
+
+
+def test_a_floor_gives_up_an_unverified_dissolve_before_any_cut():
+    seconds = np.arange(200) / 25.0
+    dissolve = Boundary(50, "dissolve", (44, 56), 13.0)
+    cut = Boundary(60, "cut", None, 20.0)
+    shots = build_shots([dissolve, cut], seconds, 8.0, min_shot_seconds=0.6)
+    assert [s.start_frame for s in shots] == [0, 60]
+
+
+@pytest.mark.parametrize(("black_frames", "starts"), [(10, [0, 110]), (30, [0, 100, 130])])
+def test_only_short_black_between_fades_joins_them_without_a_floor(black_frames: int, starts: list[int]):
+    seconds = np.arange(300) / 25.0
+    fade_out = Boundary(100, "fade_out", (80, 99), 20.0)
+    fade_in = Boundary(100 + black_frames, "fade_in", (100 + black_frames, 120 + black_frames), 21.0)
+    shots = build_shots([fade_out, fade_in], seconds, 12.0, min_shot_seconds=0.0, black_gap_seconds=0.8)
+    assert [s.start_frame for s in shots] == starts

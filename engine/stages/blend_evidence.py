@@ -35,9 +35,10 @@ class BlendProbe:
         history = frames if self._history is None else torch.cat([self._history, frames])
         first_new = history.shape[0] - frames.shape[0]  # row of this batch's first frame in `history`
         for k, lag in enumerate(LAGS):
-            rows = torch.arange(max(first_new, 2 * lag), history.shape[0])  # frames that close a window
-            if rows.numel() == 0:
+            start = max(first_new, 2 * lag)  # rows of frames that close a window
+            if start >= history.shape[0]:
                 continue
+            rows = torch.arange(start, history.shape[0])
             mix, wipe = _residuals(history[rows - 2 * lag], history[rows - lag], history[rows])
             centres = (rows - lag - first_new + self._seen).numpy()
             self._chunks.append((centres, k, mix.numpy(), wipe.numpy()))
