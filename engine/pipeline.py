@@ -24,7 +24,7 @@ from filmline.engine.keyframe_store import KeyframeStore
 from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
-from filmline.engine.stages.cut_candidates import CutCandidateDetector
+from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
 from filmline.engine.stages.gradual import GradualSettings, find_gradual_transitions
 from filmline.engine.stages.keyframes import pick_key_frames
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
@@ -42,16 +42,23 @@ class ShotSettings:
     cut_ratio: float
     cut_window: int
     cut_min_diff: float
+    cut_min_colour: float
+    flash_max_frames: int
+    flash_return: float
     colour_weight: float
     black_level: float
     gradual_lag: int
     gradual_min_frames: int
     gradual_max_frames: int
     gradual_min_change: float
-    gradual_max_mix_residual: float
+    gradual_max_mix_residual: tuple[float, ...]
     gradual_max_wipe_residual: float
     thumbnail_width: int
     jpeg_quality: int
+
+    def cut_rules(self) -> CutRules:
+        return CutRules(self.cut_ratio, self.cut_window, self.cut_min_diff, self.cut_min_colour,
+                        self.flash_max_frames, self.flash_return)
 
 
 @dataclass
@@ -179,9 +186,9 @@ def _decode_pass(
     thumb_height = max(2, round(thumb_width * info.height / max(info.width, 1) / 2) * 2)
     capture = _Capture(settings.fps, store, encoder, (thumb_width, thumb_height))
     sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
-    cheap = CheapPass(settings.gradual_lag, settings.colour_weight)
-    detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
-    ring = _FrameRing(STATS_BATCH + settings.cut_window + 4)
+    cheap = CheapPass(settings.gradual_lag, settings.colour_weight, return_lags=settings.flash_max_frames + 1)
+    detector = CutCandidateDetector(settings.cut_rules())
+    ring = _FrameRing(STATS_BATCH + detector.lookahead + 4)
     seconds: list[float] = []
     thumbs: list[np.ndarray] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from filmline.engine.stages.blend_evidence import LAGS, BlendProbe, span_evidence
+from filmline.engine.stages.blend_evidence import LAGS, BlendProbe, blend_runs, span_evidence
 
 
 def _texture(seed: int) -> np.ndarray:
@@ -24,7 +24,7 @@ def _evidence(frames: list[np.ndarray], batch: int = 7) -> tuple[np.ndarray, np.
     return probe.evidence()
 
 
-def test_dissolve_is_a_mix_and_a_pan_is_not():
+def test_dissolve_is_a_mix_at_every_lag_and_a_pan_at_none():
     a, b = _texture(1), _texture(2)
     dissolve = [a] * 10 + [(1 - t) * a + t * b for t in np.linspace(0.05, 0.95, 24)] + [b] * 10
     pan = [np.roll(a, 3 * k, axis=1) for k in range(44)]
@@ -32,13 +32,15 @@ def test_dissolve_is_a_mix_and_a_pan_is_not():
     mix_p, wipe_p = _evidence(pan)
     assert mix_d.shape == (44, len(LAGS))
     assert np.isnan(mix_d[0]).all() and np.isnan(mix_d[-1]).all()  # no window there
-    assert span_evidence(mix_d, wipe_d, 10, 33)[0] < 0.05
-    mix, wipe = span_evidence(mix_p, wipe_p, 10, 33)
-    assert mix > 0.3 and wipe > 0.3
+    assert (mix_d[2:8, 0] == 1.0).all()  # a still picture is no evidence of anything
+    assert [lag for lag, _, _ in span_evidence(mix_d, wipe_d, 10, 33)] == list(LAGS)
+    assert all(mix < 0.05 for _, mix, _ in span_evidence(mix_d, wipe_d, 10, 33))
+    assert all(mix > 0.3 and wipe > 0.3 for _, mix, wipe in span_evidence(mix_p, wipe_p, 10, 33))
+    assert blend_runs(mix_d, wipe_d, 0, 43, 0.2, 0.2) == [(9, 34)]  # the blend, a frame either side
+    assert blend_runs(mix_p, wipe_p, 0, 43, 0.2, 0.2) == []
 
 
 def test_wipe_keeps_each_pixel_at_one_end():
     a, b = _texture(3), _texture(4)
     wipe = [a] * 10 + [np.where(np.arange(64)[None, :] < 64 * t, b, a) for t in np.linspace(0.05, 0.95, 16)] + [b] * 10
-    mix, residual = span_evidence(*_evidence(wipe), 10, 25)
-    assert residual < 0.2 < mix
+    assert all(residual < 0.2 < mix for _, mix, residual in span_evidence(*_evidence(wipe), 10, 25))

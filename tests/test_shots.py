@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filmline.engine.stages.cut_candidates import CutCandidateDetector, find_cut_candidates
+from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules, find_cut_candidates
 from filmline.engine.stages.gradual import GradualTransition
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, build_shots, decide_boundaries
 
@@ -110,7 +110,7 @@ def test_cut_candidates_at_exact_frames_and_streaming_equals_batch():
     scores[[40, 41 + 20, 200]] = [90.0, 60.0, 45.0]
     expected = find_cut_candidates(scores, ratio=3.0, window=2, min_score=12.0)
     assert expected == [40, 61, 200]
-    detector = CutCandidateDetector(3.0, 2, 12.0)
+    detector = CutCandidateDetector(CutRules(3.0, 2, 12.0))
     streamed = []
     for chunk in np.array_split(scores, 17):
         streamed += detector.push(chunk)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 LAGS = (2, 4, 8)  # frames either side of the centre frame
-_MIN_CHANGE = 1.0  # mean |A - B| (0-255) below which the two ends are one picture: no evidence
+_MIN_CHANGE_PER_FRAME = 1.0  # mean |A - B| (0-255) per frame between the ends below which they are one
+# picture drifting, no evidence: the slowest dissolve looked for changes 8 levels in 8 frames (gradual_min_change)
 
 
 class BlendProbe:
@@ -39,7 +40,7 @@ class BlendProbe:
             if start >= history.shape[0]:
                 continue
             rows = torch.arange(start, history.shape[0])
-            mix, wipe = _residuals(history[rows - 2 * lag], history[rows - lag], history[rows])
+            mix, wipe = _residuals(history[rows - 2 * lag], history[rows - lag], history[rows], 2 * lag * _MIN_CHANGE_PER_FRAME)
             centres = (rows - lag - first_new + self._seen).numpy()
             self._chunks.append((centres, k, mix.numpy(), wipe.numpy()))
         self._seen += frames.shape[0]
@@ -54,8 +55,11 @@ class BlendProbe:
         return mix, wipe
 
 
-def _residuals(before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows are frames: least-squares mix residual and wipe residual of `centre` between the ends."""
+def _residuals(
+    before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor, min_change: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows are frames: least-squares mix residual and wipe residual of `centre` between the ends
+    (1 where the ends differ by less than `min_change`)."""
     span = before - after
     energy = (span * span).sum(dim=1)
     alpha = (((centre - after) * span).sum(dim=1) / energy.clamp_min(1e-6)).clamp(0.0, 1.0)
@@ -64,23 +68,29 @@ def _residuals(before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor) 
     mix = (error * error).sum(dim=1) / nearer_end.clamp_min(1e-6)
     stays = torch.minimum((centre - before).abs(), (centre - after).abs()).sum(dim=1)
     wipe = stays / span.abs().sum(dim=1).clamp_min(1e-6)
-    still = span.abs().mean(dim=1) < _MIN_CHANGE
+    still = span.abs().mean(dim=1) < min_change
     return mix.masked_fill(still, 1.0), wipe.masked_fill(still, 1.0)
 
 
-def span_evidence(mix: np.ndarray, wipe: np.ndarray, first: int, last: int) -> tuple[float, float]:
-    """Median mix and wipe residuals over span `first..last`, at the longest lag whose windows
-    fit in half of it (the longer the lag, the further motion strays from a mix; the half keeps
-    the windows inside the blend when the span found overshoots it, and moving shots blended
-    stay a mix over short lags only); (inf, inf) when the span is too short for any."""
-    length = last - first + 1
-    room = min(length, max(length // 2, 2 * LAGS[0] + 1))
-    fitting = [k for k, lag in enumerate(LAGS) if 2 * lag + 1 <= room]
-    if not fitting:
-        return float("inf"), float("inf")
-    k, lag = fitting[-1], LAGS[fitting[-1]]
-    centres = slice(first + lag, last - lag + 1)
-    mixes, wipes = mix[centres, k], wipe[centres, k]
-    if np.isnan(mixes).all():
-        return float("inf"), float("inf")
-    return float(np.nanmedian(mixes)), float(np.nanmedian(wipes))
+def blend_runs(mix: np.ndarray, wipe: np.ndarray, first: int, last: int, max_mix: float, max_wipe: float) -> list[tuple[int, int]]:
+    """The runs of frames in `first..last` that are a mix (or a wipe) of the frames two before
+    and two after them: the blends inside a stretch of change that may also hold the motion or
+    the cut next to them."""
+    mixes, wipes = mix[first : last + 1, 0], wipe[first : last + 1, 0]
+    blended = np.nan_to_num(mixes, nan=np.inf) <= max_mix
+    blended |= np.nan_to_num(wipes, nan=np.inf) <= max_wipe
+    padded = np.concatenate([[False], blended, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(first + int(a), first + int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def span_evidence(mix: np.ndarray, wipe: np.ndarray, first: int, last: int) -> list[tuple[int, float, float]]:
+    """(lag, median mix residual, median wipe residual) over span `first..last` for every lag
+    whose windows fit inside it; the longer the lag, the further motion strays from a mix."""
+    evidence = []
+    for k, lag in enumerate(LAGS):
+        centres = slice(first + lag, last - lag + 1)
+        mixes, wipes = mix[centres, k], wipe[centres, k]
+        if mixes.size and not np.isnan(mixes).all():
+            evidence.append((lag, float(np.nanmedian(mixes)), float(np.nanmedian(wipes))))
+    return evidence

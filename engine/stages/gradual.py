@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filmline.engine.stages.blend_evidence import span_evidence
+from filmline.engine.stages.blend_evidence import LAGS, blend_runs, span_evidence
 from filmline.engine.stages.cheap_pass import CheapFeatures
 
 
@@ -47,8 +47,9 @@ class GradualSettings:
     max_single_share: float = 0.5  # dissolve: no one frame carries more of the change (else a cut)
     min_contrast: float = 1.5  # dissolve: lag change ≥ this multiple of its local baseline
     min_step: float = 0.15  # fade: mean luminance moves at least this much per frame
-    max_mix_residual: float = 0.2  # dissolve: frames inside explained by a mix of the frames around them
-    max_wipe_residual: float = 0.25  # wipe: each pixel inside is close to the old or the new picture
+    max_mix_residual: tuple[float, ...] = (0.2, 0.15, 0.25)  # dissolve, per blend_evidence.LAGS: frames
+    # inside explained by a mix of the frames that many before and after them
+    max_wipe_residual: float = 0.2  # wipe: each pixel inside is close to the old or the new picture
     cut_ratio: float = 3.0  # a cut candidate this many times the span's median change is a cut
 
 
@@ -138,19 +139,25 @@ def _find_dissolves(features: CheapFeatures, settings: GradualSettings) -> list[
     excess = features.diff - _rolling_quantile(features.diff, radius, 0.25)
     for first, last in _merge_close(_runs(marked), gap=lag // 2):
         first, last = _trim_to_elevated_change(excess, first, last)
-        length = last - first + 1
-        kind = _blend_kind(features, settings, first, last)
-        if settings.min_frames <= length <= settings.max_frames and kind is not None:
-            dissolves.append(GradualTransition(kind, first, last))
+        for core_first, core_last in blend_runs(features.mix_residual, features.wipe_residual, first, last,
+                                                settings.max_mix_residual[0], settings.max_wipe_residual):
+            kind = _blend_kind(features, settings, core_first, core_last)
+            if settings.min_frames <= core_last - core_first + 1 <= settings.max_frames and kind is not None:
+                dissolves.append(GradualTransition(kind, core_first, core_last))
     return dissolves
 
 
 def _blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, last: int) -> str | None:
-    """"dissolve" or "wipe" when the frames of the span are mixes of the frames around them, else None."""
-    mix, wipe = span_evidence(features.mix_residual, features.wipe_residual, first, last)
-    if mix <= settings.max_mix_residual:
+    """"dissolve" when the frames of the span are mixes of the frames around them at every lag
+    that fits, "wipe" when each pixel is at one end, else None (motion). Over two frames either
+    side smooth motion is a mix too, so a span needs room for a longer lag (9 frames)."""
+    evidence = span_evidence(features.mix_residual, features.wipe_residual, first, last)
+    if len(evidence) < 2:
+        return None
+    limits = dict(zip(LAGS, settings.max_mix_residual))
+    if all(mix <= limits[lag] for lag, mix, _ in evidence):
         return "dissolve"
-    if wipe <= settings.max_wipe_residual:
+    if all(wipe <= settings.max_wipe_residual for _, _, wipe in evidence):
         return "wipe"
     return None
 
