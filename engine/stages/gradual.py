@@ -47,10 +47,13 @@ class GradualSettings:
     max_single_share: float = 0.5  # dissolve: no one frame carries more of the change (else a cut)
     min_contrast: float = 1.5  # dissolve: lag change ≥ this multiple of its local baseline
     min_step: float = 0.15  # fade: mean luminance moves at least this much per frame
-    max_mix_residual: tuple[float, ...] = (0.2, 0.15, 0.25)  # dissolve, per blend_evidence.LAGS: frames
+    max_mix_residual: tuple[float, ...] = (0.2, 0.15, 0.3)  # dissolve, per blend_evidence.LAGS: frames
     # inside explained by a mix of the frames that many before and after them
-    max_wipe_residual: float = 0.2  # wipe: each pixel inside is close to the old or the new picture
+    max_wipe_residual: float = 0.15  # wipe: each pixel inside is close to the old or the new picture
     cut_ratio: float = 3.0  # a cut candidate this many times the span's median change is a cut
+
+
+RUN_WIPE_RESIDUAL = 0.2  # a frame belongs to a wipe's run up to this (the span's median must reach the setting)
 
 
 def find_gradual_transitions(
@@ -139,8 +142,10 @@ def _find_dissolves(features: CheapFeatures, settings: GradualSettings) -> list[
     excess = features.diff - _rolling_quantile(features.diff, radius, 0.25)
     for first, last in _merge_close(_runs(marked), gap=lag // 2):
         first, last = _trim_to_elevated_change(excess, first, last)
-        for core_first, core_last in blend_runs(features.mix_residual, features.wipe_residual, first, last,
-                                                settings.max_mix_residual[0], settings.max_wipe_residual):
+        runs = blend_runs(features.mix_residual, features.wipe_residual, first, last,
+                          settings.max_mix_residual[0], RUN_WIPE_RESIDUAL)
+        for run_first, run_last in runs:  # a run's centres miss the blend's first and last frames
+            core_first, core_last = max(run_first - 1, 0), min(run_last + 1, n - 1)
             kind = _blend_kind(features, settings, core_first, core_last)
             if settings.min_frames <= core_last - core_first + 1 <= settings.max_frames and kind is not None:
                 dissolves.append(GradualTransition(kind, core_first, core_last))
@@ -149,7 +154,8 @@ def _find_dissolves(features: CheapFeatures, settings: GradualSettings) -> list[
 
 def _blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, last: int) -> str | None:
     """"dissolve" when the frames of the span are mixes of the frames around them at every lag
-    that fits, "wipe" when each pixel is at one end, else None (motion). Over two frames either
+    that fits, "wipe" when each pixel is at one end (at the lag that shows it best: a whip pan
+    over flat regions comes close, 0.16-0.19 measured, against 0.04-0.15 for wipes), else None. Over two frames either
     side smooth motion is a mix too, so a span needs room for a longer lag (9 frames)."""
     evidence = span_evidence(features.mix_residual, features.wipe_residual, first, last)
     if len(evidence) < 2:
@@ -157,7 +163,7 @@ def _blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, 
     limits = dict(zip(LAGS, settings.max_mix_residual))
     if all(mix <= limits[lag] for lag, mix, _ in evidence):
         return "dissolve"
-    if all(wipe <= settings.max_wipe_residual for _, _, wipe in evidence):
+    if min(wipe for _, _, wipe in evidence) <= settings.max_wipe_residual:
         return "wipe"
     return None
 
