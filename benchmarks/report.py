@@ -19,7 +19,7 @@ from filmline.engine.result import json_bytes
 
 REPORT = "report.json"
 MARKDOWN = "report.md"
-SUITE_ORDER = ("smoke", "cpu", "gpu", "vlm", "film-2h")
+SUITE_ORDER = ("smoke", "cpu", "gpu", "vlm", "shots", "film-2h")
 
 
 def write_report(folder: Path, suite: str, section: dict[str, Any]) -> list[Path]:
@@ -111,13 +111,20 @@ def _suite(name: str, section: dict[str, Any]) -> list[str]:
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         f"- timings: median of {section['repeats']} after {section['warmup']} warm-up (all samples in {REPORT})",
         f"- encoder: {_encoder(section['encoder'])}",
-        "", "### Per stage", "",
-        *table(["stage", "input", "setup", "median", "throughput"], stage_rows(section)),
-        "", "### End to end, side by side with PySceneDetect", "",
-        "Each tool in its own process on the same file; `time / cheap pass` is the tool's wall time over "
-        "ours without the encoder; F1 of boundaries at 0 frames, 2 frames and 1 s (`engine-eval shots`).", "",
-        *table(COMPARISON_HEADER, comparison_rows(section)),
     ]
+    if section["figures"]:
+        lines += ["", "### Per stage", "", *table(["stage", "input", "setup", "median", "throughput"], stage_rows(section))]
+    if section["side_by_side"]:
+        lines += [
+            "", "### End to end, side by side with PySceneDetect", "",
+            "Each tool in its own process on the same file; `time / cheap pass` is the tool's wall time over "
+            "ours without the encoder; F1 of boundaries at 0 frames, 2 frames and 1 s (`engine-eval shots`).", "",
+            *table(COMPARISON_HEADER, comparison_rows(section)),
+        ]
+    if section.get("accuracy"):
+        from filmline.benchmarks.accuracy import ACCURACY_NOTE, accuracy_lines
+
+        lines += ["", "### Shot accuracy, side by side", "", ACCURACY_NOTE, "", *accuracy_lines(section["accuracy"])]
     if section.get("skipped"):
         lines += ["", "### Not measured here", ""]
         lines += [f"- {s['stage']}: {s['reason']}" + (f" ({s['fix']})" if s.get("fix") else "")

@@ -53,7 +53,7 @@ def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
     from filmline.engine.decode import open_decoder
     from filmline.engine.pipeline import STATS_BATCH
     from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapPass
-    from filmline.engine.stages.cut_candidates import CutCandidateDetector
+    from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
 
     shots = pipeline_defaults()["shots"]
     thumbs = []
@@ -65,8 +65,9 @@ def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
     batches = [np.stack(thumbs[i : i + STATS_BATCH]) for i in range(0, len(thumbs), STATS_BATCH)]
 
     def cheap_pass() -> None:
-        statistics = CheapPass(shots["gradual_lag"], shots["colour_weight"])
-        detector = CutCandidateDetector(shots["cut_ratio"], shots["cut_window"], shots["cut_min_diff"])
+        statistics = CheapPass(shots["gradual_lag"], shots["colour_weight"], shots["flash_max_frames"] + 1)
+        detector = CutCandidateDetector(CutRules(shots["cut_ratio"], shots["cut_window"], shots["cut_min_diff"],
+                                                 shots["cut_min_colour"], shots["flash_max_frames"], shots["flash_return"]))
         for batch in batches:
             detector.push(statistics.push(batch))
         detector.finish()

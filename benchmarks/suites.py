@@ -10,6 +10,11 @@
   and batch size; a ten-minute 1080p H.264 film decoded with one and several sessions per
   decoder, and `engine-run` on it end to end; `benchmarks/device/gpu_session.sh` runs it on a
   lent GPU together with the GPU tests and the kernel benchmark.
+- `shots`: shot accuracy, not speed (`benchmarks.accuracy`): every shot detector of `engine-run`
+  beside PySceneDetect adaptive and content and the TransNetV2 reference package, on the real
+  clips of the data folder (`--data`, default `../shared/data`) and synthetic traps (fast
+  motion over real textures, flashes, wipes, short shots); F1 at 0/1/2 frames and gradual spans.
+  A few minutes on 2 cores.
 - `film-2h`: one two-hour 480p film (written once with x264 ultrafast, about 30 min on 2
   cores), end to end and side by side; run by hand.
 
@@ -101,6 +106,9 @@ SUITES = {
               "model with random weights (transformers, fp16 on the GPU; --vlm-model for another)",
               (), encoder="tiny", encoder_batch=1, warmup=1, repeats=3,
               vlm_model="random:llava-1.5-7b", vlm_prompts=32),
+        Suite("shots", "shot accuracy on real clips (--data) and synthetic traps: engine-run's detectors beside "
+              "PySceneDetect adaptive/content and the TransNetV2 reference, F1 at 0/1/2 frames and gradual spans",
+              (), encoder="tiny", encoder_batch=1, warmup=0, repeats=1, vlm_prompts=0),
         Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
               (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
               encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0,

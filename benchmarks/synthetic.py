@@ -216,6 +216,7 @@ def write_film(
     seed: int = 0,
     marker: bool = False,
     preset: str | None = None,
+    pictures: Sequence[np.ndarray] = (),
 ) -> GroundTruth:
     """Encode the film (container from the suffix, .mkv or .mp4) and save its truth beside it.
 
@@ -228,7 +229,7 @@ def write_film(
     (30000/1001 for NTSC). `rotation` (clockwise, a multiple of 90) goes into the display
     matrix, `sample_aspect_ratio` into the stream; the pictures themselves are stored unrotated
     at `size`. `marker` paints a white square in the stored picture's top-left corner, to check
-    orientation after decoding.
+    orientation after decoding. `pictures` (uint8 RGB) replace the shots' colour noise, in turn.
     """
     width, height = SIZES[size] if isinstance(size, str) else size
     if width % 2 or height % 2:
@@ -253,7 +254,7 @@ def write_film(
         stream.codec_context.sample_aspect_ratio = Fraction(*sample_aspect_ratio)
         if rotation % 360:
             stream.set_display_rotation((180 - rotation) % 360 - 180)  # PyAV: counter-clockwise
-        looks = Looks(seed, width, height)
+        looks = Looks(seed, width, height, pictures)
         frame_pts = start
         for i, step in enumerate(_steps(specs, width)):
             if i:

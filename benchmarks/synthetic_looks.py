@@ -7,7 +7,7 @@ not grow with its length.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -35,10 +35,13 @@ class Step(NamedTuple):
 
 
 class Looks:
-    """Each shot's texture, made on first use and dropped once the film has moved past it."""
+    """Each shot's texture, made on first use and dropped once the film has moved past it.
+    With `pictures` (uint8 RGB photographs or video frames), shot n shows pictures[n % len]
+    instead of colour noise: real textures, for motion that looks like a camera's."""
 
-    def __init__(self, seed: int, width: int, height: int) -> None:
+    def __init__(self, seed: int, width: int, height: int, pictures: Sequence[np.ndarray] = ()) -> None:
         self._seed, self._width, self._height = seed, width, height
+        self._pictures = list(pictures)
         self._shots: dict[int, _ShotLook] = {}
 
     def render(self, step: Step) -> np.ndarray:
@@ -60,7 +63,8 @@ class Looks:
             for old in [s for s in self._shots if s < shot - 1]:
                 del self._shots[old]
             rng = np.random.default_rng([self._seed, shot])
-            self._shots[shot] = _ShotLook(rng, self._width, self._height)
+            picture = self._pictures[shot % len(self._pictures)] if self._pictures else None
+            self._shots[shot] = _ShotLook(rng, self._width, self._height, picture)
         return self._shots[shot].at(position, zoom)
 
 
@@ -80,10 +84,21 @@ def _wipe(old: np.ndarray, new: np.ndarray, alpha: float, direction: str) -> np.
     return out
 
 
-class _ShotLook:
-    """Periodic smooth colour noise (so it can wrap while it drifts) over a colour gradient."""
+_MOTIONS = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)]  # (dy, dx) per frame
 
-    def __init__(self, rng: np.random.Generator, width: int, height: int) -> None:
+
+class _ShotLook:
+    """Periodic smooth colour noise (so it can wrap while it drifts) over a colour gradient; or
+    a picture, mirrored into a tile twice its size (periodic too, without seams)."""
+
+    def __init__(self, rng: np.random.Generator, width: int, height: int, picture: np.ndarray | None = None) -> None:
+        if picture is not None:
+            fitted = _resize(picture, width, height).astype(np.float32)
+            tile = np.concatenate([fitted, fitted[:, ::-1]], axis=1)
+            self._texture = np.concatenate([tile, tile[::-1]], axis=0)
+            self._base = np.zeros((height, width, 3), np.float32)
+            self._motion = _MOTIONS[rng.integers(8)]
+            return
         noise = rng.standard_normal((height, width, 3))
         fy = np.fft.fftfreq(height)[:, None]
         fx = np.fft.rfftfreq(width)[None, :]
@@ -98,17 +113,29 @@ class _ShotLook:
         tint = rng.uniform(-1, 1, 3)  # the gradient's colour; the shot's mean stays grey
         self._texture = (40 * texture).astype(np.float32)
         self._base = (128 + 40 * ramp[..., None] * tint).astype(np.float32)
-        self._motion = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)][
-            rng.integers(8)
-        ]
+        self._motion = _MOTIONS[rng.integers(8)]
 
     def at(self, t: int, zoom: float = 1.0) -> np.ndarray:
         """The picture after `t` pixels of motion, magnified `zoom` times about its centre."""
         dy, dx = self._motion
-        if zoom == 1.0:
-            return np.roll(self._texture, (dy * t, dx * t), axis=(0, 1)) + self._base
         height, width = self._base.shape[:2]
+        tile_height, tile_width = self._texture.shape[:2]
+        if zoom == 1.0:
+            moved = np.roll(self._texture, (dy * t, dx * t), axis=(0, 1))[:height, :width]
+            return moved + self._base
         rows = np.floor((np.arange(height) - height / 2) / zoom + height / 2).astype(np.int64)
         cols = np.floor((np.arange(width) - width / 2) / zoom + width / 2).astype(np.int64)
-        texture = self._texture[(rows - dy * t) % height][:, (cols - dx * t) % width]
+        texture = self._texture[(rows - dy * t) % tile_height][:, (cols - dx * t) % tile_width]
         return texture + self._base[np.clip(rows, 0, height - 1)][:, np.clip(cols, 0, width - 1)]
+
+
+def _resize(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`picture` scaled to cover width × height and cropped to it (Pillow, Lanczos)."""
+    from PIL import Image
+
+    image = Image.fromarray(picture)
+    scale = max(width / image.width, height / image.height)
+    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(size, Image.LANCZOS)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    return np.asarray(image.crop((left, top, left + width, top + height)))

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"tau: a candidate is a cut when the embeddings' cosine across it is below this "
                              f"(default {shots['threshold']})")
     parser.add_argument("--min-shot", type=float,
-                        help=f"minimum shot length in seconds (default {shots['min_shot_seconds']})")
+                        help="a floor on shot length in seconds: shorter shots merge into a neighbour, giving up "
+                             f"the weaker boundary (default {shots['min_shot_seconds']}: none, every cut found stands)")
     parser.add_argument("--decoder", choices=("auto", "pyav", "nvdec"), default="auto",
                         help="decoder: auto (NVDEC where it can decode the video, else PyAV), pyav or nvdec; "
                              "what NVDEC cannot take falls back to PyAV with a note (default %(default)s)")

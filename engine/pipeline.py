@@ -4,7 +4,7 @@ Per decoded frame: a 64×36 thumbnail for the cheap pass (every frame), and, for
 sampler picks at --fps or that sit either side of a cut candidate, an encoder-sized image and a
 key-frame thumbnail. The last few decoded frames stay in a small ring, because a candidate is
 decided a few frames after it was decoded. After the decode: gradual transitions, verification,
-the minimum-length merge, key frames.
+fades joined through black (and the user's minimum shot length, if any), key frames.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from filmline.engine.keyframe_store import KeyframeStore
 from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
-from filmline.engine.stages.cut_candidates import CutCandidateDetector
+from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
 from filmline.engine.stages.gradual import GradualSettings, find_gradual_transitions
 from filmline.engine.stages.keyframes import pick_key_frames
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
@@ -40,17 +40,27 @@ class ShotSettings:
     fps: float
     threshold: float
     min_shot_seconds: float
+    black_gap_seconds: float
     cut_ratio: float
     cut_window: int
     cut_min_diff: float
+    cut_min_colour: float
+    flash_max_frames: int
+    flash_return: float
     colour_weight: float
     black_level: float
     gradual_lag: int
     gradual_min_frames: int
     gradual_max_frames: int
     gradual_min_change: float
+    gradual_max_mix_residual: tuple[float, ...]
+    gradual_max_wipe_residual: float
     thumbnail_width: int
     jpeg_quality: int
+
+    def cut_rules(self) -> CutRules:
+        return CutRules(self.cut_ratio, self.cut_window, self.cut_min_diff, self.cut_min_colour,
+                        self.flash_max_frames, self.flash_return)
 
 
 @dataclass
@@ -176,9 +186,9 @@ def _decode_pass(
 ) -> tuple[np.ndarray, CheapFeatures, dict[int, float], float]:
     capture = _Capture(settings.fps, store, encoder, _thumbnail_size(decoder.info, settings))
     sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
-    cheap = CheapPass(settings.gradual_lag, settings.colour_weight)
-    detector = CutCandidateDetector(settings.cut_ratio, settings.cut_window, settings.cut_min_diff)
-    ring = _FrameRing(STATS_BATCH + settings.cut_window + 4)
+    cheap = CheapPass(settings.gradual_lag, settings.colour_weight, return_lags=settings.flash_max_frames + 1)
+    detector = CutCandidateDetector(settings.cut_rules())
+    ring = _FrameRing(STATS_BATCH + detector.lookahead + 4)
     seconds: list[float] = []
     thumbs: list[np.ndarray] = []
 
@@ -234,12 +244,16 @@ def _decide(
             min_frames=settings.gradual_min_frames,
             max_frames=settings.gradual_max_frames,
             min_change=settings.gradual_min_change,
+            max_mix_residual=settings.gradual_max_mix_residual,
+            max_wipe_residual=settings.gradual_max_wipe_residual,
+            cut_ratio=settings.cut_ratio,
         ),
+        candidates,
     )
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
     kept, rejected = decide_boundaries(candidates, gradual, table, settings.threshold)
     end_seconds = _end_seconds(seconds)
-    shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds)
+    shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds, settings.black_gap_seconds)
     timings["shots"] = time.perf_counter() - started
     started = time.perf_counter()
     key_frames = pick_key_frames(shots, table, sorted(store.captured))

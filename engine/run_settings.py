@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import filmline
@@ -54,6 +54,11 @@ class RunSettings:
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _as_field(value: Any) -> Any:
+    """A YAML value as a frozen dataclass field holds it (lists become tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def build_run_settings(args: argparse.Namespace) -> RunSettings:
     """The settings of this run: the config (with `--config`), then the flags given; values checked."""
     from filmline.engine.extra_stages import ExtraStageOptions
@@ -80,22 +85,12 @@ def build_run_settings(args: argparse.Namespace) -> RunSettings:
         raise BadInputError(f"--batch-size must be >= 1, got {batch_size}")
     if backend not in BACKENDS:
         raise BadInputError(f"backend '{backend}' in --config {args.config}: choose one of {', '.join(BACKENDS)}")
-    shot_settings = ShotSettings(
-        fps=fps,
-        threshold=threshold,
-        min_shot_seconds=min_shot,
-        cut_ratio=shots["cut_ratio"],
-        cut_window=shots["cut_window"],
-        cut_min_diff=shots["cut_min_diff"],
-        colour_weight=shots["colour_weight"],
-        black_level=shots["black_level"],
-        gradual_lag=shots["gradual_lag"],
-        gradual_min_frames=shots["gradual_min_frames"],
-        gradual_max_frames=shots["gradual_max_frames"],
-        gradual_min_change=shots["gradual_min_change"],
-        thumbnail_width=keyframes["thumbnail_width"],
-        jpeg_quality=keyframes["jpeg_quality"],
-    )
+    chosen_values = {"fps": fps, "threshold": threshold, "min_shot_seconds": min_shot}
+    configured = {**shots, **keyframes}  # configs/pipeline.yaml names every other field
+    shot_settings = ShotSettings(**{
+        f.name: chosen_values[f.name] if f.name in chosen_values else _as_field(configured[f.name])
+        for f in fields(ShotSettings)
+    })
     stages = ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, batch_size)
     return RunSettings(
         shots=shot_settings,

