@@ -34,6 +34,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     report = yield
     if REQUIRE_CUDA and report.skipped and item.get_closest_marker("gpu") is not None:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"FILMLINE_REQUIRE_CUDA=1, but this GPU test was skipped: {reason}"
     return report
