@@ -72,6 +72,7 @@ def _engine_run_args(parser: argparse.ArgumentParser, video: Path, out: Path,
     """`engine-run VIDEO --out OUT` plus the settings as its options, parsed by its parser."""
     from filmline.engine.errors import BadInputError
 
+    # argparse offers no public list of a parser's options; _actions is stable since Python 3.2.
     options = {action.dest: action for action in parser._actions if action.option_strings and action.dest != "help"}
     settable = sorted(set(options) - {"out", "series", "debug"})
     argv = [str(video), "--out", str(out)]
