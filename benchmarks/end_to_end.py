@@ -42,7 +42,7 @@ def run_side_by_side(
     have_peer = importlib.util.find_spec("scenedetect") is not None and importlib.util.find_spec("cv2") is not None
     if not have_peer:
         rec.skip("peer/pyscenedetect", "scenedetect or OpenCV is not installed",
-                 "pip install -e '.[bench]' (scenedetect, opencv-python-headless)")
+                 "pip install -e '.[bench]' (scenedetect, which brings opencv-python)")
     tools = [("filmline", "none", encoder_home)]
     if encoder_home is not None:
         tools.append(("filmline", backend, encoder_home))

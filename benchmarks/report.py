@@ -91,7 +91,7 @@ def comparison_rows(section: dict[str, Any]) -> list[list[str]]:
 
 
 COMPARISON_HEADER = ["film", "tool", "wall s", "frames/s", "x realtime", "peak RSS MiB", "time / cheap pass",
-                     "F1@0f", "F1@2f", "F1@1s", "gradual F1", "seed MAE start/end s"]
+                     "F1@0f", "F1@2f", "F1@1s", "gradual F1", "paired MAE start/end s"]
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -14,6 +14,8 @@ from filmline.benchmarks.report import write_report
 
 HAVE_PEER = importlib.util.find_spec("scenedetect") is not None
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+# The smoke suite runs whole benchmarks (about a minute); `python -m pytest -m slow` runs them.
+SLOW = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@SLOW
 def test_every_figure_says_what_how_and_where(smoke: Path) -> None:
     report = json.loads((smoke / "report.json").read_text())
     section = report["suites"]["smoke"]
@@ -47,6 +50,7 @@ def test_every_figure_says_what_how_and_where(smoke: Path) -> None:
     assert "random" in section["encoder"]["weights"]
 
 
+@SLOW
 def test_side_by_side_rows(smoke: Path) -> None:
     section = json.loads((smoke / "report.json").read_text())["suites"]["smoke"]
     rows = {row["tool"]: row for row in section["side_by_side"]}
@@ -65,6 +69,7 @@ def test_side_by_side_rows(smoke: Path) -> None:
         assert rows["pyscenedetect detect-content"]["peak_rss_mib"] < cheap["peak_rss_mib"]  # no torch there
 
 
+@SLOW
 def test_markdown_and_plots(smoke: Path) -> None:
     text = (smoke / "report.md").read_text()
     assert "## Suite `smoke`" in text and "| smoke-dense.mkv | filmline (cheap pass only) |" in text
@@ -76,6 +81,7 @@ def test_markdown_and_plots(smoke: Path) -> None:
         assert "![smoke-stages.png](smoke-stages.png)" in text
 
 
+@SLOW
 def test_another_suite_joins_the_report_and_plots_are_optional(smoke: Path, tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "copy"
     folder.mkdir()
@@ -94,6 +100,7 @@ def test_another_suite_joins_the_report_and_plots_are_optional(smoke: Path, tmp_
     assert text.index("## Suite `smoke`") < text.index("## Suite `cpu`")
 
 
+@SLOW
 def test_readme_section_is_generated(smoke: Path, tmp_path: Path, capsys) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- results:start -->\nold numbers\n<!-- results:end -->\n\ntail\n")
@@ -119,6 +126,7 @@ def test_gpu_suite_without_a_gpu_is_one_line(tmp_path: Path, capsys) -> None:
     assert err == ["engine-bench: suite gpu needs a CUDA device and none is visible; run --suite cpu"]
 
 
+@SLOW
 def test_vlm_suite_times_the_tasks_alone(tmp_path: Path, capsys) -> None:
     import torch
 

@@ -19,7 +19,6 @@ from filmline.engine.decode.nvdec import NvdecFrame, annexb_packets
 from filmline.engine.decode.demux import keyframe_pts, open_container, stream_format
 from filmline.engine.decode.pyav import SCALING, PyAVDecoder, PyAVFrame
 from filmline.engine.gpu_preprocess import YuvFormat
-from tests.test_decode_chunks import open_gop_films  # noqa: F401  (fixture)
 from tests.videos import FILMS
 
 READY = NvdecEnvironment(cuda=True)
@@ -154,7 +153,7 @@ def test_nv12_planes_are_what_the_statistics_kernel_takes(films: dict[str, Groun
     assert abs(float(stats.luma.mean()) - float(y.float().mean())) < 1.0
 
 
-def test_annexb_chunks_decode_on_their_own(open_gop_films: dict[str, Path]) -> None:  # noqa: F811
+def test_annexb_chunks_decode_on_their_own(open_gop_films: dict[str, Path]) -> None:
     """Each chunk's packets, as NVDEC gets them, decode from a fresh decoder (no extradata, no
     earlier packets) into exactly the sequential decode's frames of that chunk: the parameter
     sets travel with every keyframe, open-GOP keyframes included."""
@@ -204,12 +203,12 @@ def test_nvdec_gives_pyavs_frames_times_and_samples(films: dict[str, GroundTruth
 
 @pytest.mark.gpu
 @pytest.mark.skipif(NO_NVDEC_HERE, reason="needs a CUDA device with NVDEC and PyNvVideoCodec")
-def test_nvdec_open_gop_chunks_and_the_pipeline_match_pyav(open_gop_films: dict[str, Path],  # noqa: F811
+def test_nvdec_open_gop_chunks_and_the_pipeline_match_pyav(open_gop_films: dict[str, Path],
                                                            tmp_path: Path) -> None:
     from filmline.engine.cli import build_parser
     from filmline.engine.run_settings import build_run_settings
     from filmline.engine.pipeline import analyze_video
-    from tests.test_decode_chunks import RecordingTap
+    from tests.videos import RecordingTap
 
     for name in ("natural.mkv", "natural.mp4", "cuts.mkv"):
         path = open_gop_films[name]

@@ -15,6 +15,8 @@ from filmline.benchmarks.gpu_suite import PYAV_SESSIONS, measure_decode_sessions
 from filmline.benchmarks.measure import Recorder
 from filmline.benchmarks.synthetic import Dissolve, Shot, write_film
 
+pytestmark = pytest.mark.slow  # a benchmark harness run: `python -m pytest -m slow`
+
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the device script measures this on a GPU")
 def test_decode_and_end_to_end_steps_on_the_cpu(tmp_path: Path) -> None:

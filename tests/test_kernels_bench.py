@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from filmline.benchmarks import kernels_bench
+
+pytestmark = pytest.mark.slow  # a benchmark harness run: `python -m pytest -m slow`
 
 
 def test_small_cpu_run_writes_reports(tmp_path: Path) -> None:

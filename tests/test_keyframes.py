@@ -15,9 +15,10 @@ from filmline.engine.stages.keyframes import pick_key_frames
 from filmline.engine.stages.shots import Shot as FoundShot
 from tests.videos import FADES_CLIP
 
-# 25 fps sampled at 1 fps: frames 0, 25, 50, ... are sampled. Each fade holds black for 15
-# frames (0.6 s) between two fades of 8, placed so that no sampled frame falls in the black.
-TIMELINE = [Shot(44), Shot(50, Fade(8, 15, 8)), Shot(40, Fade(8, 15, 8))]
+# 25 fps sampled at 1 fps: frames 0, 25, 50, ... are sampled. Each fade holds black for 22
+# frames (0.88 s: longer than black_gap_seconds, so the black is a shot of its own) between two
+# fades of 8, placed so that no sampled frame falls in the black.
+TIMELINE = [Shot(44), Shot(50, Fade(8, 22, 8)), Shot(40, Fade(8, 22, 8))]
 
 
 @pytest.fixture(scope="module")

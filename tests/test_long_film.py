@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from filmline.benchmarks.long_film import ensure_long_film
 from filmline.benchmarks.suites import FilmSpec
 from filmline.engine.decode.pyav import PyAVDecoder
+
+pytestmark = pytest.mark.slow  # a benchmark harness run: `python -m pytest -m slow`
 
 
 def test_joined_parts_decode_as_one_film_with_their_truth(tmp_path):

@@ -14,6 +14,8 @@ import pytest
 from filmline.benchmarks.synthetic import Dissolve, Fade, GroundTruth, Pan, Shot, Zoom, write_film
 from filmline.engine.cli import main as engine_run
 
+pytestmark = pytest.mark.usefixtures("offline_home")  # no artifacts, no hub
+
 TESTVIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyscenedetect" / "testvideo.mp4"
 
 # Two cuts around a shot under one second (18 frames at 25 fps), a fade through black, a dissolve.
@@ -36,15 +38,6 @@ def film(tmp_path_factory: pytest.TempPathFactory) -> GroundTruth:
 def vfr_film(tmp_path_factory: pytest.TempPathFactory) -> GroundTruth:
     folder = tmp_path_factory.mktemp("vfr")
     return write_film(folder / "vfr.mp4", TIMELINE, codec="hevc", vfr=True, start_seconds=1.0, seed=4)
-
-
-@pytest.fixture(autouse=True)
-def offline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No built artifacts and no hub: what a fresh machine without weights looks like."""
-    home = tmp_path / "engine-home"
-    monkeypatch.setenv("ENGINE_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return home
 
 
 def run_ok(args: list[str], capsys: pytest.CaptureFixture) -> tuple[str, str]:

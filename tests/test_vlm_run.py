@@ -15,7 +15,8 @@ from filmline.benchmarks.synthetic import GroundTruth, write_film
 from filmline.engine.cli import main as engine_run
 from filmline.engine.config import read_config
 from tests.chat_server import ChatServer, Received, Reply, chat_server, closed_port, completion, error  # noqa: F401
-from tests.test_run_cli import offline_home  # noqa: F401  (autouse: no artifacts, no hub)
+
+pytestmark = pytest.mark.usefixtures("offline_home")  # no artifacts, no hub
 
 # Five shots of 2, 1.6, 3, 1 and 2.4 s, entered by cuts: at --fps 1 each has a sampled frame.
 SHOT_FRAMES = [50, 40, 75, 25, 60]

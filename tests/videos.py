@@ -100,3 +100,54 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "no_frames": folder / "no_frames.mkv",
         "no_index": folder / "no_index.mp4",  # an MP4 whose moov (at the end) was cut off
     }
+
+
+OPEN_GOP_SHOTS = [30, 25, 40, 20, 35]  # cuts at irregular intervals: frames 30, 55, 95, 115
+OPEN_GOP_CUT_FRAMES = [30, 55, 95, 115]
+# x264 in open-GOP mode with B-frames. "natural": a keyframe every 37 frames besides the forced
+# ones, whose leading B-frames come after them in decode order; "cuts": keyframes at the cuts only.
+OPEN_GOP_X264 = {
+    "natural": "keyint=37:min-keyint=37:scenecut=0:open-gop=1:bframes=3:b-pyramid=none",
+    "cuts": "keyint=1000:min-keyint=1:scenecut=0:open-gop=1:bframes=3",
+}
+
+
+def reencode(source: str, target: Path, x264_params: str, keyframes: set[int]) -> None:
+    """`source` re-encoded with libx264, the frames in `keyframes` forced to be keyframes."""
+    with av.open(source) as inp, av.open(str(target), "w") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream("libx264", rate=video.average_rate,
+                                options={"preset": "veryfast", "crf": "20", "x264-params": x264_params})
+        stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
+        stream.codec_context.time_base = video.time_base
+        for i, frame in enumerate(inp.decode(video)):
+            image = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            image.pts, image.time_base = frame.pts, video.time_base
+            image.pict_type = av.video.frame.PictureType.I if i in keyframes else av.video.frame.PictureType.NONE
+            out.mux(stream.encode(image))
+        out.mux(stream.encode(None))
+
+
+@pytest.fixture(scope="session")
+def open_gop_films(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Open-GOP H.264 films with B-frames, in MKV and MP4, keyframes forced at the cuts."""
+    folder = tmp_path_factory.mktemp("open_gop")
+    source = write_film(folder / "source.mkv", OPEN_GOP_SHOTS, size=(160, 96), seed=5)
+    films = {}
+    for kind, params in OPEN_GOP_X264.items():
+        for suffix in ("mkv", "mp4"):
+            films[f"{kind}.{suffix}"] = folder / f"{kind}.{suffix}"
+            reencode(source.path, films[f"{kind}.{suffix}"], params, set(OPEN_GOP_CUT_FRAMES))
+    return films
+
+
+class RecordingTap:
+    """A frame tap that remembers which frames its sampler handed it."""
+
+    fps = 2.0
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[int, int]] = []
+
+    def take(self, frame, thumbnail: np.ndarray) -> None:
+        self.taken.append((frame.index, frame.pts))

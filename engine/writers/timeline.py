@@ -9,6 +9,8 @@ import), all from one OTIO timeline.
   nominal).
 - A gradual boundary (dissolve, fade) is an OTIO `Transition`: `in_offset` the frames of its
   span before the boundary, `out_offset` those from it on (clipped to the clips either side).
+  FCP 7 XML reads every transition back as centred on the cut, so there it is made centred (the
+  shorter side on both sides): the cut frame stays exact, the span is shortened.
 - Intro, credits and triggers are markers on the clip where they start (the EDL carries clip
   markers as `LOC` lines); labels, probabilities and captions are in each clip's metadata
   (`filmline`), the video's facts and summary in the timeline's.
@@ -53,8 +55,9 @@ def frame_at(shots: list[dict[str, Any]], seconds: float) -> int:
     return shot["start_frame"] + min(frames - 1, max(0, int(round(share * frames))))
 
 
-def build_timeline(document: dict[str, Any], name: str) -> otio.schema.Timeline:
-    """The document as an OTIO timeline (see the module's description)."""
+def build_timeline(document: dict[str, Any], name: str, *, centred: bool = False) -> otio.schema.Timeline:
+    """The document as an OTIO timeline (see the module's description); `centred`: transitions
+    centred on their cut."""
     video, shots = document["video"], document["shots"]
     rate = timeline_rate(video)
     timeline = otio.schema.Timeline(name=name, global_start_time=RationalTime(0, rate))
@@ -78,7 +81,8 @@ def build_timeline(document: dict[str, Any], name: str) -> otio.schema.Timeline:
         clips.append(clip)
     used_after: list[int] = [0] * len(shots)  # frames of each clip's start already under a transition
     for index, (clip, shot) in enumerate(zip(clips, shots)):
-        transition = _transition(shot, shots[index - 1] if index else None, used_after[index - 1] if index else 0, rate)
+        transition = _transition(shot, shots[index - 1] if index else None, used_after[index - 1] if index else 0, rate,
+                                 centred)
         if transition is not None:
             track.append(transition)
             used_after[index] = transition.out_offset.to_frames()
@@ -93,7 +97,7 @@ def build_timeline(document: dict[str, Any], name: str) -> otio.schema.Timeline:
 
 
 def _transition(shot: dict[str, Any], before: dict[str, Any] | None, before_used: int,
-                rate: float) -> otio.schema.Transition | None:
+                rate: float, centred: bool) -> otio.schema.Transition | None:
     """The OTIO transition into `shot`, or None for a cut (or the first shot)."""
     boundary = shot["transition_in"]
     if before is None or boundary is None or boundary.get("span") is None:
@@ -103,6 +107,8 @@ def _transition(shot: dict[str, Any], before: dict[str, Any] | None, before_used
     before_frames = before["end_frame"] - before["start_frame"] + 1 - before_used
     in_frames = max(0, min(frame - span["start_frame"], before_frames))
     out_frames = max(0, min(span["end_frame"] + 1 - frame, shot["end_frame"] - shot["start_frame"] + 1))
+    if centred:
+        in_frames = out_frames = min(in_frames, out_frames)
     if in_frames + out_frames == 0:
         return None
     transition = otio.schema.Transition(
@@ -127,9 +133,9 @@ def _markers(document: dict[str, Any]) -> list[tuple[str, int, int]]:
     return found
 
 
-def _render(adapter: str, suffix: str):
+def _render(adapter: str, suffix: str, centred: bool = False):
     def view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
-        timeline = build_timeline(document, options.stem)
+        timeline = build_timeline(document, options.stem, centred=centred)
         return {f"{options.stem}{suffix}": otio.adapters.write_to_string(timeline, adapter_name=adapter).encode("utf-8")}
     return view
 
@@ -137,5 +143,5 @@ def _render(adapter: str, suffix: str):
 VIEWS = {
     "otio": _render("otio_json", ".otio"),
     "edl": _render("cmx_3600", ".edl"),
-    "fcpxml": _render("fcp_xml", ".fcp.xml"),
+    "fcpxml": _render("fcp_xml", ".fcp.xml", centred=True),
 }
