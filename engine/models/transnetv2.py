@@ -124,7 +124,8 @@ def colour_histograms(frames: torch.Tensor) -> torch.Tensor:
     one_hot_rg = (red_green.unsqueeze(-1) == rg_bins).to(pixels.dtype)  # [N, P, 64]
     one_hot_b = (pixels[..., 2].unsqueeze(-1) == b_bins).to(pixels.dtype)  # [N, P, 8]
     counts = torch.bmm(one_hot_rg.transpose(1, 2), one_hot_b)  # [N, 64, 8] = bin rg*8 + b
-    return F.normalize(counts.reshape(batch, steps, 512), p=2, dim=2)
+    # counted and normalised in fp32 even in an fp16 model: squared counts overflow fp16
+    return F.normalize(counts.reshape(batch, steps, 512), p=2, dim=2).to(frames.dtype)
 
 
 class _ColorHistograms(nn.Module):

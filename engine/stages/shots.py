@@ -27,9 +27,12 @@ class Boundary:
     span: tuple[int, int] | None  # first and last frame of a gradual transition
     score: float  # cheap-pass evidence: change score of a cut, span length of a gradual one
     similarity: float | None = None  # cosine of the embeddings across it, when the encoder ran
+    probability: float | None = None  # the learned detector's peak probability, when it ran
 
     def strength(self) -> float:
         """For choosing which of two boundaries to give up: gradual and dissimilar ones win."""
+        if self.probability is not None:
+            return self.probability
         if self.similarity is not None:
             return 1.0 - self.similarity
         return 1.0 if self.span is not None else min(self.score / 255.0, 0.99)
