@@ -44,12 +44,14 @@ def with_learned_detector(settings: Any, min_shot: float | None) -> Any:
 
 def _open_transnetv2(say: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     from filmline.engine.backends.transnetv2 import open_transnetv2
+    from filmline.engine.models.transnetv2 import load_transnetv2
     from filmline.export import transnetv2 as artifact
     from filmline.export.build import BatchProfile, tensorrt_module
 
     precision = "fp16" if tensorrt_module()[0] is not None else "fp32"
     profile = BatchProfile()
     if not artifact.is_built(precision, profile):
+        load_transnetv2()  # broken weights fail here, in one line, before the note
         say(f"note: building the TransNetV2 artifact in {artifact.target_folder()} (once; about a minute) ...")
         artifact.build(precision=precision, batch=profile)
     runtime = open_transnetv2()
