@@ -160,7 +160,8 @@ def analyze_video(
             probabilities = learned.finish() if learned is not None else None
             learned_seconds = learned.seconds_spent if learned is not None else 0.0
             decode_seconds = time.perf_counter() - started
-            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates, probabilities)
+            signatures = learned.signatures() if learned is not None else None
+            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates, probabilities, signatures)
             analysis.truncated = truncated
             analysis.timings = {
                 "decode_and_cheap_pass": decode_seconds - capture_seconds - learned_seconds
@@ -246,13 +247,14 @@ def _decide(
     features: CheapFeatures,
     candidates: dict[int, float],
     probabilities: np.ndarray | None,
+    signatures: np.ndarray | None,
 ) -> VideoAnalysis:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
     if probabilities is not None and settings.learned is not None:
         kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,
-                                            table, settings.threshold)
+                                            table, settings.threshold, signatures)
     else:
         kept, rejected = _cheap_boundaries(settings, features, candidates, table)
     end_seconds = _end_seconds(seconds)

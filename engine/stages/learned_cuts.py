@@ -10,7 +10,13 @@ stays high over every frame of a gradual transition. So:
   else a dissolve); otherwise it is a cut at peak + 1, moved onto the cheap pass's frame-exact
   candidate when one is at most `snap_frames` away;
 - a weaker peak (≥ `confirm_threshold`) is a cut only where the cheap pass also has a candidate;
-  when an encoder runs it must also see a change (cosine across it < τ), or it is rejected;
+  when an encoder runs it must also see a change (cosine across it < τ), or it is rejected. A
+  weaker peak is a fade when its all-frames run is long and borders black frames (black frames
+  are evidence that motion cannot fake);
+- a cut whose picture comes back within `flash_frames` (the frame before it matches a frame
+  shortly after, or the frame after it matches one shortly before) is a flash, not a cut:
+  measured on 16×9 grey signatures, "matches" being a difference at most `flash_ratio` of the
+  change across the cut;
 - cheap candidates without learned support, and the cheap pass's own gradual guesses, are not
   boundaries: on real footage with motion they are what the network is better at.
 """
@@ -38,6 +44,8 @@ class LearnedSettings:
     transition_threshold: float
     min_gradual_frames: int
     snap_frames: int
+    flash_frames: int
+    flash_ratio: float
     min_shot_seconds: float
 
     @classmethod
@@ -53,10 +61,12 @@ def learned_boundaries(
     settings: LearnedSettings,
     table: EmbeddingTable | None = None,
     threshold: float = 1.0,
+    signatures: np.ndarray | None = None,
 ) -> tuple[list[Boundary], list[Boundary]]:
     """Kept and rejected boundaries, each sorted by frame, from `[N, 2]` probabilities.
 
-    `cut_candidates`: the cheap pass's frame → change score; `threshold`: the encoder's τ.
+    `cut_candidates`: the cheap pass's frame → change score; `threshold`: the encoder's τ;
+    `signatures`: `[N, D]` small pictures of every frame (no flash test without them).
     """
     single, within = probabilities[:, 0], probabilities[:, 1]
     black = features.luma_p95 <= black_level
@@ -66,12 +76,13 @@ def learned_boundaries(
     for peak in _peaks(single, settings.confirm_threshold):
         probability = float(single[peak])
         span = _run_around(within, peak, settings.transition_threshold)
-        if probability >= settings.cut_threshold and span is not None and span[1] - span[0] + 1 >= settings.min_gradual_frames:
-            if span in spans:
-                continue  # a second peak inside the same transition
-            spans.append(span)
-            proposed.append(_gradual(span, black, probability))
-            continue
+        if span is not None and span[1] - span[0] + 1 >= settings.min_gradual_frames:
+            gradual = _gradual(span, black, probability)
+            if probability >= settings.cut_threshold or gradual.kind.startswith("fade"):
+                if span not in spans:  # else a second peak inside the same transition
+                    spans.append(span)
+                    proposed.append(gradual)
+                continue
         frame, score = _snap(peak + 1, cut_candidates, settings.snap_frames)
         if probability < settings.cut_threshold and score is None:
             continue
@@ -79,6 +90,8 @@ def learned_boundaries(
             weak.add(frame)
         proposed.append(Boundary(frame, "cut", None, score or 0.0, probability=probability))
     proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
+    if signatures is not None:
+        proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
     proposed = _with_similarity(proposed, table)
     kept, rejected = [], []
     for boundary in proposed:
@@ -126,6 +139,23 @@ def _snap(frame: int, candidates: dict[int, float], reach: int) -> tuple[int, fl
         return frame, None
     _, negative_score, chosen = min(near)
     return chosen, -negative_score
+
+
+def _is_flash(frame: int, signatures: np.ndarray, settings: LearnedSettings) -> bool:
+    """Whether the picture before the cut at `frame` returns within `flash_frames` (or the
+    picture after it was already there shortly before): a flash or a blink, not a new shot."""
+    if not 0 < frame < len(signatures):
+        return False
+
+    def distance(a: int, b: int) -> float:
+        return float(np.abs(signatures[a].astype(np.float32) - signatures[b].astype(np.float32)).mean())
+
+    change = distance(frame - 1, frame)
+    limit = settings.flash_ratio * change
+    reach = range(1, settings.flash_frames + 1)
+    returns = any(frame + k < len(signatures) and distance(frame - 1, frame + k) <= limit for k in reach)
+    was_there = any(frame - 1 - k >= 0 and distance(frame - 1 - k, frame) <= limit for k in reach)
+    return change > 0 and (returns or was_there)
 
 
 def _inside(frame: int, spans: list[tuple[int, int]]) -> bool:
