@@ -82,10 +82,13 @@ def _problem(name: str, folder: Path, manifest: dict[str, Any] | None) -> str | 
 
 
 def _onnxruntime(folder: Path, manifest: dict[str, Any]) -> DetectorRuntime:
+    import onnxruntime as ort
+
     from filmline.engine.backends.onnxruntime_runner import session_run
 
     run = session_run(folder / manifest["files"]["onnx"], BUILD_FIX)
-    return DetectorRuntime(run, "onnxruntime", "cpu", "fp32", manifest_hash(folder))
+    device = "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"  # session_run's choice
+    return DetectorRuntime(run, "onnxruntime", device, "fp32", manifest_hash(folder))
 
 
 def _tensorrt(folder: Path, manifest: dict[str, Any]) -> DetectorRuntime:

@@ -10,6 +10,7 @@ context on each side. Here the windows are cut from a short buffer as frames arr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -78,8 +79,6 @@ class LearnedScores:
     def _run_pending(self) -> None:
         if not self._pending:
             return
-        import time
-
         started = time.perf_counter()
         windows = np.stack([
             np.stack(self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW]) for s in self._pending
