@@ -170,6 +170,15 @@ def test_a_fade_in_out_of_black() -> None:
     assert [(b.kind, b.frame) for b in kept] == [("fade_in", 100)]
 
 
+def test_a_fade_out_and_in_through_a_short_black_is_one_fade_but_a_long_black_is_two() -> None:
+    p = _probabilities(300, spans={(40, 59): 0.7, (65, 84): 0.7, (150, 169): 0.7, (200, 219): 0.7})
+    features = _features(300, black=(60, 64))
+    features.luma_p95[170:200] = 2.0
+    kept, _ = learned_boundaries(p, {}, features, 20.0, SETTINGS)
+    assert [(b.kind, b.frame, b.span) for b in kept] == [
+        ("fade", 65, (40, 84)), ("fade_out", 170, (150, 169)), ("fade_in", 200, (200, 219))]
+
+
 def test_nothing_below_the_thresholds_is_a_boundary() -> None:
     p = np.full((300, 2), 0.05, dtype=np.float32)
     kept, rejected = learned_boundaries(p, {100: 80.0}, _features(300), 20.0, SETTINGS)

@@ -46,6 +46,7 @@ class LearnedSettings:
     snap_frames: int
     flash_frames: int
     flash_ratio: float
+    fade_gap_frames: int
     min_shot_seconds: float
 
     @classmethod
@@ -92,6 +93,7 @@ def learned_boundaries(
     proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
     if signatures is not None:
         proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
+    proposed = _through_black(sorted(proposed, key=lambda b: b.frame), black, settings.fade_gap_frames)
     proposed = _with_similarity(proposed, table)
     kept, rejected = [], []
     for boundary in proposed:
@@ -130,6 +132,22 @@ def _gradual(span: tuple[int, int], black: np.ndarray, probability: float) -> Bo
     kind = "fade_out" if black_after and not black_before else "fade_in" if black_before else "dissolve"
     transition = GradualTransition(kind, first, last)
     return Boundary(transition.boundary, kind, span, float(last - first + 1), probability=probability)
+
+
+def _through_black(boundaries: list[Boundary], black: np.ndarray, gap: int) -> list[Boundary]:
+    """A fade-out and a fade-in with at most `gap` black frames between them: one fade through
+    black (as the cheap pass's minimum-length merge makes it), at the fade-in's first frame."""
+    merged: list[Boundary] = []
+    for boundary in boundaries:
+        held = merged[-1] if merged else None
+        if (held is not None and held.kind == "fade_out" and boundary.kind == "fade_in"
+                and boundary.span[0] - held.span[1] - 1 <= gap and black[held.span[1] + 1 : boundary.span[0]].all()):
+            probability = max(held.probability or 0.0, boundary.probability or 0.0)
+            merged[-1] = Boundary(boundary.frame, "fade", (held.span[0], boundary.span[1]), held.score + boundary.score,
+                                  probability=probability)
+            continue
+        merged.append(boundary)
+    return merged
 
 
 def _snap(frame: int, candidates: dict[int, float], reach: int) -> tuple[int, float | None]:
