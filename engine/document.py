@@ -40,6 +40,7 @@ def build_document(
             "time": time_of(boundary.frame),
             "span": span,
             "similarity": boundary.similarity,
+            "probability": boundary.probability,
         }
 
     shots = []
@@ -83,7 +84,9 @@ def build_document(
         "models": models,
         "settings": asdict(settings),
         "shot_detection": {
-            "method": "cheap_pass+encoder" if models.get("encoder") else "cheap_pass_only",
+            "method": _method(settings, models),
+            "detector": models.get("shot_detector", {"name": "cheap"})["name"],
+            "thresholds": asdict(settings.learned) if settings.learned is not None else None,
             "cut_candidates": len(analysis.cut_candidates),
             "rejected_by_encoder": [transition(b) for b in analysis.rejected],
             "embedded_frames": analysis.embedded_frames,
@@ -91,3 +94,11 @@ def build_document(
         "shots": shots,
         "timings": {**analysis.timings, "total": total_seconds},
     }
+
+
+def _method(settings: ShotSettings, models: dict[str, Any]) -> str:
+    """How the shots were decided, e.g. `transnetv2+cheap_pass+encoder` or `cheap_pass_only`."""
+    encoder = "+encoder" if models.get("encoder") else ""
+    if settings.learned is not None:
+        return f"transnetv2+cheap_pass{encoder}"
+    return f"cheap_pass{encoder}" if encoder else "cheap_pass_only"

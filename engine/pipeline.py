@@ -23,12 +23,16 @@ from filmline.engine.decode.pyav import decode_frames_at
 from filmline.engine.encoder_queue import EncoderQueue
 from filmline.engine.errors import BadInputError
 from filmline.engine.keyframe_store import KeyframeStore
+from filmline.engine.models.transnetv2 import HEIGHT as SHOT_MODEL_HEIGHT
+from filmline.engine.models.transnetv2 import WIDTH as SHOT_MODEL_WIDTH
 from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
 from filmline.engine.stages.gradual import GradualSettings, find_gradual_transitions
 from filmline.engine.stages.keyframes import pick_key_frames
+from filmline.engine.stages.learned_cuts import LearnedSettings, learned_boundaries
+from filmline.engine.stages.learned_scores import LearnedScores, WindowRun
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
 
 STATS_BATCH = 16  # frames per cheap-pass kernel call
@@ -57,6 +61,7 @@ class ShotSettings:
     gradual_max_wipe_residual: float
     thumbnail_width: int
     jpeg_quality: int
+    learned: LearnedSettings | None = None  # TransNetV2's thresholds; None: the cheap pass decides
 
     def cut_rules(self) -> CutRules:
         return CutRules(self.cut_ratio, self.cut_window, self.cut_min_diff, self.cut_min_colour,
@@ -82,6 +87,7 @@ class VideoAnalysis:
     embedded_frames: int
     timings: dict[str, float] = field(default_factory=dict)
     truncated: bool = False  # frames end well before the container's duration
+    probabilities: np.ndarray | None = None  # TransNetV2's [N, 2] (cut, transition) per frame
 
 
 class _FrameRing:
@@ -136,6 +142,7 @@ def analyze_video(
     taps: Sequence[FrameTap] = (),
     on_frames: Callable[[int], None] | None = None,
     on_open: Callable[[VideoInfo], None] | None = None,
+    shot_model: WindowRun | None = None,
 ) -> VideoAnalysis:
     """Decode `path` once and find its shots and key frames; thumbnails land in `out_dir`.
 
@@ -143,6 +150,7 @@ def analyze_video(
     copy) is a `BadInputError` unless `allow_truncated`; then its decodable part is analysed.
     `taps` get frames at their own rates from the same decode (triggers, per-second features).
     `decode_sessions`: concurrent decode sessions on keyframe chunks (None: the backend's choice).
+    `shot_model` (TransNetV2's window call, with `settings.learned`) scores every decoded frame.
     """
     started = time.perf_counter()
     with open_decoder(path, decoder_backend, sessions=decode_sessions) as decoder:
@@ -150,7 +158,8 @@ def analyze_video(
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
         try:
-            decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames)
+            learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
+            decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames, learned)
             seconds, features, candidates, capture_seconds = decoded
             truncated = _looks_truncated(decoder.info, seconds)
             if truncated and not allow_truncated:
@@ -161,13 +170,18 @@ def analyze_video(
                 )
             if encoder is not None:
                 encoder.flush()
+            probabilities = learned.finish() if learned is not None else None
+            learned_seconds = learned.seconds_spent if learned is not None else 0.0
             decode_seconds = time.perf_counter() - started
-            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates)
+            signatures = learned.signatures() if learned is not None else None
+            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates, probabilities, signatures)
             analysis.truncated = truncated
             analysis.timings = {
-                "decode_and_cheap_pass": decode_seconds - capture_seconds - (encoder.seconds_spent if encoder else 0.0),
+                "decode_and_cheap_pass": decode_seconds - capture_seconds - learned_seconds
+                - (encoder.seconds_spent if encoder else 0.0),
                 "capture": capture_seconds,
                 "encoder": encoder.seconds_spent if encoder else 0.0,
+                **({"transnetv2": learned_seconds} if learned is not None else {}),
                 **analysis.timings,
             }
             return analysis
@@ -183,6 +197,7 @@ def _decode_pass(
     store: KeyframeStore,
     taps: Sequence[FrameTap],
     on_frames: Callable[[int], None] | None,
+    learned: LearnedScores | None,
 ) -> tuple[np.ndarray, CheapFeatures, dict[int, float], float]:
     capture = _Capture(settings.fps, store, encoder, _thumbnail_size(decoder.info, settings))
     sampled = [(FpsSampler(tap.fps), tap) for tap in (capture, *taps)]
@@ -202,8 +217,15 @@ def _decode_pass(
         thumbs.clear()
         capture_around(detector.push(scores))
 
-    with_thumbnails = prefetch(decoder.frames(), lambda f: (f, f.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0])), PREFETCH_DEPTH)
-    for frame, thumb in with_thumbnails:
+    def small_copies(frame: Frame) -> tuple[Frame, np.ndarray, np.ndarray | None]:
+        """The cheap pass's thumbnail and, beside it, TransNetV2's 48×27 input (on the device for
+        NVDEC frames, which scale before they leave the GPU)."""
+        shot_input = frame.to_rgb(SHOT_MODEL_WIDTH, SHOT_MODEL_HEIGHT) if learned is not None else None
+        return frame, frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]), shot_input
+
+    for frame, thumb, shot_input in prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH):
+        if learned is not None:
+            learned.push(shot_input)
         ring.append(frame, thumb)
         seconds.append(frame.seconds)
         thumbs.append(thumb)
@@ -234,24 +256,17 @@ def _decide(
     seconds: np.ndarray,
     features: CheapFeatures,
     candidates: dict[int, float],
+    probabilities: np.ndarray | None,
+    signatures: np.ndarray | None,
 ) -> VideoAnalysis:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    gradual = find_gradual_transitions(
-        features,
-        GradualSettings(
-            black_level=settings.black_level,
-            min_frames=settings.gradual_min_frames,
-            max_frames=settings.gradual_max_frames,
-            min_change=settings.gradual_min_change,
-            max_mix_residual=settings.gradual_max_mix_residual,
-            max_wipe_residual=settings.gradual_max_wipe_residual,
-            cut_ratio=settings.cut_ratio,
-        ),
-        candidates,
-    )
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
-    kept, rejected = decide_boundaries(candidates, gradual, table, settings.threshold)
+    if probabilities is not None and settings.learned is not None:
+        kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,
+                                            table, settings.threshold, signatures)
+    else:
+        kept, rejected = _cheap_boundaries(settings, features, candidates, table)
     end_seconds = _end_seconds(seconds)
     shots = build_shots(kept, seconds, end_seconds, settings.min_shot_seconds, settings.black_gap_seconds)
     timings["shots"] = time.perf_counter() - started
@@ -275,6 +290,7 @@ def _decide(
         thumbnails=thumbnails,
         embedded_frames=len(table) if table is not None else 0,
         timings=timings,
+        probabilities=probabilities,
     )
 
 
@@ -297,6 +313,26 @@ def _capture_again(
         for frame in decode_frames_at(info, wanted):
             store.save(wanted[frame.pts], frame.to_rgb(*size))
     return [k if k is None or k in store.captured else None for k in key_frames]
+
+
+def _cheap_boundaries(
+    settings: ShotSettings, features: CheapFeatures, candidates: dict[int, float], table: EmbeddingTable | None
+) -> tuple[list[Boundary], list[Boundary]]:
+    """The cheap pass's own decision: its cut candidates and gradual guesses, verified by the encoder."""
+    gradual = find_gradual_transitions(
+        features,
+        GradualSettings(
+            black_level=settings.black_level,
+            min_frames=settings.gradual_min_frames,
+            max_frames=settings.gradual_max_frames,
+            min_change=settings.gradual_min_change,
+            max_mix_residual=settings.gradual_max_mix_residual,
+            max_wipe_residual=settings.gradual_max_wipe_residual,
+            cut_ratio=settings.cut_ratio,
+        ),
+        candidates,
+    )
+    return decide_boundaries(candidates, gradual, table, settings.threshold)
 
 
 def _looks_truncated(info: VideoInfo, seconds: np.ndarray) -> bool:

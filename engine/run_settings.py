@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import filmline
 from filmline.engine.config import pipeline_config
+from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError
 from filmline.engine.vlm.options import VlmOptions
 
@@ -32,6 +33,7 @@ class RunSettings:
     """Every setting that decides what `engine-run` finds in a video."""
 
     shots: ShotSettings
+    detector: str
     model: str
     weights: str | None
     backend: str
@@ -75,6 +77,7 @@ def build_run_settings(args: argparse.Namespace) -> RunSettings:
     min_shot = chosen(args.min_shot, shots["min_shot_seconds"])
     batch_size = chosen(args.batch_size, config["batch_size"])
     backend = chosen(args.backend, config["backend"])
+    detector = chosen(args.detector, config["detector"])
     if fps <= 0:
         raise BadInputError(f"--fps must be positive, got {fps}; try --fps 1")
     if not 0.0 < threshold <= 1.0:
@@ -83,17 +86,20 @@ def build_run_settings(args: argparse.Namespace) -> RunSettings:
         raise BadInputError(f"--min-shot must be >= 0 seconds, got {min_shot}")
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be >= 1, got {batch_size}")
+    if detector not in DETECTORS:
+        raise BadInputError(f"detector '{detector}' in --config {args.config}: choose one of {', '.join(DETECTORS)}")
     if backend not in BACKENDS:
         raise BadInputError(f"backend '{backend}' in --config {args.config}: choose one of {', '.join(BACKENDS)}")
     chosen_values = {"fps": fps, "threshold": threshold, "min_shot_seconds": min_shot}
     configured = {**shots, **keyframes}  # configs/pipeline.yaml names every other field
     shot_settings = ShotSettings(**{
         f.name: chosen_values[f.name] if f.name in chosen_values else _as_field(configured[f.name])
-        for f in fields(ShotSettings)
+        for f in fields(ShotSettings) if f.name in chosen_values or f.name in configured
     })
     stages = ExtraStageOptions(args.triggers, args.trigger_fps, args.trigger_threshold, args.intro, args.series, batch_size)
     return RunSettings(
         shots=shot_settings,
+        detector=detector,
         model=chosen(args.model, config["model"]),
         weights=args.weights,
         backend=backend,

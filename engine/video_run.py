@@ -168,10 +168,14 @@ class VideoRun:
         from filmline.engine.extra_stages import ExtraStages
         from filmline.engine.vlm.stage import VlmStage
 
+        from filmline.engine.detector_setup import open_detector, with_learned_detector
+
         s = self.settings
         self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
         self.extra = ExtraStages(s.stages, self.encoder, self.models)
         self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
+        self.shot_model, self.models["shot_detector"] = open_detector(s.detector, notice)  # may build, once
+        self.shot_settings = with_learned_detector(s.shots) if self.shot_model is not None else s.shots
         for skipped in self.models["skipped"]:
             asked = skipped["stage"] == "encoder" and s.backend == "none"  # asked for: no need to tell
             told_later = skipped["stage"] == "intro" and self.series  # once the episodes are compared
@@ -194,14 +198,15 @@ class VideoRun:
         trigger_fps = self.extra.triggers.settings.fps if self.extra.triggers is not None else None
         with self.vlm.video(self.out_dir, video.stem, s.shots.fps, trigger_fps) as vlm_taps:  # its frames go at the end
             with FrameProgress(video.name, enabled=self.progress) as bar:
-                analysis = analyze_video(video, s.shots, self.encoder, self.out_dir, decoder_backend=s.decoder,
-                                         decode_sessions=s.decode_sessions, allow_truncated=s.allow_truncated,
-                                         taps=[*taps, *vlm_taps], on_open=bar.start, on_frames=bar.advance)
+                analysis = analyze_video(video, self.shot_settings, self.encoder, self.out_dir,
+                                         decoder_backend=s.decoder, decode_sessions=s.decode_sessions,
+                                         allow_truncated=s.allow_truncated, taps=[*taps, *vlm_taps],
+                                         on_open=bar.start, on_frames=bar.advance, shot_model=self.shot_model)
             try:
                 if analysis.truncated:
                     notice(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
                 fields, features = self.extra.finish_video()
-                document = build_document(video, analysis, s.shots, self.models, time.perf_counter() - started)
+                document = build_document(video, analysis, self.shot_settings, self.models, time.perf_counter() - started)
                 document.update(fields)
                 document["run"] = record
                 self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total

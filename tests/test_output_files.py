@@ -90,7 +90,7 @@ def _run_with_file_size_limit(args: list[str], limit: int) -> subprocess.Complet
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
-    command = [sys.executable, "-m", "filmline.engine.cli", *args, "--backend", "none", "--no-progress"]
+    command = [sys.executable, "-m", "filmline.engine.cli", *args, "--backend", "none", "--detector", "cheap", "--no-progress"]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "ENGINE_HOME": os.environ["ENGINE_HOME"]})
 

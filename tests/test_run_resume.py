@@ -54,7 +54,7 @@ def _wait_for(condition, process: subprocess.Popen, seconds: float = 180.0) -> N
 def test_ctrl_c_keeps_finished_episodes_and_a_rerun_completes_the_season(season, tmp_path: Path, capsys) -> None:
     folder, truths = season
     out = tmp_path / "out"
-    args = [str(folder), "--series", "--out", str(out), "--backend", "none", "--no-progress"]
+    args = [str(folder), "--series", "--out", str(out), "--backend", "none", "--detector", "cheap", "--no-progress"]
     process = subprocess.Popen([sys.executable, "-m", "filmline.engine.cli", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     # Ctrl-C once episode 1's result is written and episode 2 is being decoded.
@@ -181,7 +181,7 @@ def test_ctrl_c_while_the_model_describes_a_video_removes_its_key_frames(two_fil
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "filmline.engine.cli", str(two_films[0]), "--out", str(out), "--backend", "none",
-             "--no-progress", "--vlm", "openai", "--vlm-url", server.url, "--vlm-model", "test-model"],
+             "--no-progress", "--detector", "cheap", "--vlm", "openai", "--vlm-url", server.url, "--vlm-model", "test-model"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
         _wait_for(asked.is_set, process)
         assert (out / "first.keyframes").is_dir()  # in place while the model is asked

@@ -35,10 +35,14 @@ class Boundary:
     span: tuple[int, int] | None  # first and last frame of a gradual transition
     score: float  # cheap-pass evidence: change score of a cut, span length of a gradual one
     similarity: float | None = None  # cosine of the embeddings across it, when the encoder ran
+    probability: float | None = None  # the learned detector's peak probability, when it ran
 
     def strength(self) -> float:
-        """For choosing which of two boundaries to give up: dissimilar ones and fades win; a
-        dissolve or wipe no encoder verified loses to any cut candidate."""
+        """For choosing which of two boundaries to give up: the learned detector's probability
+        where it ran; else dissimilar ones and fades win, and a dissolve or wipe no encoder
+        verified loses to any cut candidate."""
+        if self.probability is not None:
+            return self.probability
         if self.similarity is not None:
             return 1.0 - self.similarity
         if self.kind in ("dissolve", "wipe"):

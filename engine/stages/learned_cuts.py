@@ -1,0 +1,207 @@
+"""Boundaries from TransNetV2's probabilities, fused with the cheap pass and the image encoder.
+
+TransNetV2's single-frame output peaks on the last frame of the outgoing shot (measured on the
+shared clips: a cut whose new shot starts at frame k peaks at k-1), and its all-frames output
+stays high over every frame of a gradual transition. So:
+
+- a peak of the single-frame output ≥ `cut_threshold` is a boundary on its own. When the
+  all-frames output around it stays ≥ `transition_threshold` for `min_gradual_frames` or more,
+  that run is a gradual transition (a fade when black frames of the cheap pass sit at one end,
+  else a dissolve); otherwise it is a cut at peak + 1, moved onto the cheap pass's frame-exact
+  candidate when one is at most `snap_frames` away;
+- a weaker peak (≥ `confirm_threshold`) is a cut only where the cheap pass also has a candidate;
+  when an encoder runs it must also see a change (cosine across it < τ), or it is rejected. A
+  weaker peak is a fade when its all-frames run is long and borders black frames (black frames
+  are evidence that motion cannot fake);
+- a cut whose picture comes back within `flash_frames` (the frame before it matches a frame
+  shortly after, or the frame after it matches one shortly before) is a flash, not a cut:
+  measured on 16×9 grey signatures, "matches" being a difference at most `flash_ratio` of the
+  change across the cut;
+- cheap candidates without learned support, and the cheap pass's own gradual guesses, are not
+  boundaries: on real footage with motion they are what the network is better at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from filmline.engine.config import read_config
+from filmline.engine.stages.cheap_pass import CheapFeatures
+from filmline.engine.stages.gradual import GradualTransition
+from filmline.engine.stages.shots import Boundary, EmbeddingTable
+
+
+@dataclass(frozen=True)
+class LearnedSettings:
+    """`configs/transnetv2.yaml` `detector:` (recorded in each result's settings)."""
+
+    batch: int  # windows per inference call
+    cut_threshold: float
+    confirm_threshold: float
+    transition_threshold: float
+    min_gradual_frames: int
+    snap_frames: int
+    flash_frames: int
+    flash_ratio: float
+    fade_gap_frames: int
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> "LearnedSettings":
+        return cls(**{**read_config("transnetv2.yaml")["detector"], **overrides})
+
+
+def learned_boundaries(
+    probabilities: np.ndarray,
+    cut_candidates: dict[int, float],
+    features: CheapFeatures,
+    black_level: float,
+    settings: LearnedSettings,
+    table: EmbeddingTable | None = None,
+    threshold: float = 1.0,
+    signatures: np.ndarray | None = None,
+) -> tuple[list[Boundary], list[Boundary]]:
+    """Kept and rejected boundaries, each sorted by frame, from `[N, 2]` probabilities.
+
+    `cut_candidates`: the cheap pass's frame → change score; `threshold`: the encoder's τ;
+    `signatures`: `[N, D]` small pictures of every frame (no flash test without them).
+    """
+    single, within = probabilities[:, 0], probabilities[:, 1]
+    black = features.luma_p95 <= black_level
+    proposed: list[Boundary] = []
+    weak: set[int] = set()
+    spans: list[tuple[int, int]] = []
+    for peak in _peaks(single, settings.confirm_threshold):
+        probability = float(single[peak])
+        span = _run_around(within, peak, settings.transition_threshold)
+        if span is not None and span[1] - span[0] + 1 >= settings.min_gradual_frames:
+            gradual = _gradual(span, black, probability)
+            if probability >= settings.cut_threshold or gradual.kind.startswith("fade"):
+                if span not in spans:  # else a second peak inside the same transition
+                    spans.append(span)
+                    proposed.append(gradual)
+                continue
+        frame, score = _snap(peak + 1, cut_candidates, settings.snap_frames)
+        if probability < settings.cut_threshold and score is None:
+            continue
+        if probability < settings.cut_threshold:
+            weak.add(frame)
+        proposed.append(Boundary(frame, "cut", None, score or 0.0, probability=probability))
+    proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
+    if signatures is not None:
+        proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
+    proposed = _through_black(sorted(proposed, key=lambda b: b.frame), black, settings.fade_gap_frames)
+    proposed = _with_similarity(proposed, table)
+    kept, rejected = [], []
+    for boundary in proposed:
+        unverified = boundary.frame in weak and boundary.similarity is not None and boundary.similarity >= threshold
+        (rejected if unverified else kept).append(boundary)
+    return _one_per_frame(kept), rejected
+
+
+def _peaks(values: np.ndarray, floor: float) -> list[int]:
+    """Frames whose value is ≥ `floor` and a local maximum (the first frame of a flat top)."""
+    if len(values) == 0:
+        return []
+    before = np.concatenate([[-np.inf], values[:-1]])
+    after = np.concatenate([values[1:], [-np.inf]])
+    return [int(i) for i in np.flatnonzero((values >= floor) & (values > before) & (values >= after))]
+
+
+def _run_around(values: np.ndarray, frame: int, floor: float) -> tuple[int, int] | None:
+    """The run of frames with value ≥ `floor` that contains or touches `frame`."""
+    centre = next((f for f in (frame, frame + 1, frame - 1) if 0 <= f < len(values) and values[f] >= floor), None)
+    if centre is None:
+        return None
+    first = last = centre
+    while first > 0 and values[first - 1] >= floor:
+        first -= 1
+    while last + 1 < len(values) and values[last + 1] >= floor:
+        last += 1
+    return first, last
+
+
+def _gradual(span: tuple[int, int], black: np.ndarray, probability: float) -> Boundary:
+    """A fade when black frames border (or end) the span on one side, else a dissolve."""
+    first, last = span
+    black_before = first > 0 and (black[first - 1] or black[first])
+    black_after = last + 1 < len(black) and (black[last + 1] or black[last])
+    kind = "fade_out" if black_after and not black_before else "fade_in" if black_before else "dissolve"
+    transition = GradualTransition(kind, first, last)
+    return Boundary(transition.boundary, kind, span, float(last - first + 1), probability=probability)
+
+
+def _through_black(boundaries: list[Boundary], black: np.ndarray, gap: int) -> list[Boundary]:
+    """A fade-out and a fade-in with at most `gap` black frames between them: one fade through
+    black (as the cheap pass's minimum-length merge makes it), at the fade-in's first frame."""
+    merged: list[Boundary] = []
+    for boundary in boundaries:
+        held = merged[-1] if merged else None
+        if (held is not None and held.kind == "fade_out" and boundary.kind == "fade_in"
+                and boundary.span[0] - held.span[1] - 1 <= gap and black[held.span[1] + 1 : boundary.span[0]].all()):
+            probability = max(held.probability or 0.0, boundary.probability or 0.0)
+            merged[-1] = Boundary(boundary.frame, "fade", (held.span[0], boundary.span[1]), held.score + boundary.score,
+                                  probability=probability)
+            continue
+        merged.append(boundary)
+    return merged
+
+
+def _snap(frame: int, candidates: dict[int, float], reach: int) -> tuple[int, float | None]:
+    """The nearest cheap candidate within `reach` frames (ties: the stronger), else `frame` itself."""
+    near = [(abs(c - frame), -s, c) for c in range(frame - reach, frame + reach + 1) if (s := candidates.get(c)) is not None]
+    if not near:
+        return frame, None
+    _, negative_score, chosen = min(near)
+    return chosen, -negative_score
+
+
+def _is_flash(frame: int, signatures: np.ndarray, settings: LearnedSettings) -> bool:
+    """Whether the picture before the cut at `frame` returns within `flash_frames` (or the
+    picture after it was already there shortly before): a flash or a blink, not a new shot."""
+    if not 0 < frame < len(signatures):
+        return False
+
+    def distance(a: int, b: int) -> float:
+        return float(np.abs(signatures[a].astype(np.float32) - signatures[b].astype(np.float32)).mean())
+
+    change = distance(frame - 1, frame)
+    limit = settings.flash_ratio * change
+    reach = range(1, settings.flash_frames + 1)
+    returns = any(frame + k < len(signatures) and distance(frame - 1, frame + k) <= limit for k in reach)
+    was_there = any(frame - 1 - k >= 0 and distance(frame - 1 - k, frame) <= limit for k in reach)
+    return change > 0 and (returns or was_there)
+
+
+def _inside(frame: int, spans: list[tuple[int, int]]) -> bool:
+    return any(first < frame <= last for first, last in spans)
+
+
+def _with_similarity(boundaries: list[Boundary], table: EmbeddingTable | None) -> list[Boundary]:
+    """Each boundary with the encoder's cosine across it, where the frames either side were embedded."""
+    if table is None or len(table) == 0:
+        return boundaries
+    left, right, which = [], [], []
+    for k, boundary in enumerate(boundaries):
+        if boundary.span is None:
+            a, b = table.position(boundary.frame - 1), table.position(boundary.frame)
+        else:
+            a, b = table.last_before(boundary.span[0]), table.first_after(boundary.span[1])
+        if a is not None and b is not None:
+            left.append(a), right.append(b), which.append(k)
+    boundaries = list(boundaries)
+    for k, similarity in zip(which, table.pair_similarity(left, right)):
+        boundaries[k] = replace(boundaries[k], similarity=float(similarity))
+    return boundaries
+
+
+def _one_per_frame(boundaries: list[Boundary]) -> list[Boundary]:
+    """Sorted, never frame 0, one per frame (the more probable)."""
+    by_frame: dict[int, Boundary] = {}
+    for boundary in boundaries:
+        held = by_frame.get(boundary.frame)
+        if boundary.frame > 0 and (held is None or (boundary.probability or 0) > (held.probability or 0)):
+            by_frame[boundary.frame] = boundary
+    return [by_frame[f] for f in sorted(by_frame)]
