@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    buildable = [*encoder_names(), *CHECKPOINT_MODELS]
+    buildable = [*encoder_names(), *CHECKPOINT_MODELS, "transnetv2"]
     if args.model not in buildable:
         raise BadInputError(f"unknown model '{args.model}': choose one of {', '.join(buildable)}")
     _quiet_libraries(args.debug)

@@ -186,7 +186,7 @@ def test_fp16_onnx_export_matches(tiny_siglip_dir, tmp_path):
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["--model", "nope"], 2, "unknown model 'nope': choose one of clip-b32, siglip, intro, trigger"),
+        (["--model", "nope"], 2, "unknown model 'nope': choose one of clip-b32, siglip, intro, trigger, transnetv2"),
         (["--model", "siglip", "--weights", "/no/such/dir"], 3, "does not exist"),
         (["--model", "siglip", "--weights", "filmline-tests/no-such-model"], 3, "HF_HUB_OFFLINE"),
         (["--model", "siglip", "--batch", "8:4:2"], 2, "invalid --batch"),
