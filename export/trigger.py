@@ -75,7 +75,7 @@ def build_from_checkpoint(
         raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
     path = Path(checkpoint).expanduser().resolve()
     if not path.is_file():
-        raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a seed-003 checkpoint file")
+        raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a trigger-model checkpoint file (its train.py's, or engine-train trigger's)")
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
     check_writable(target)
     trt_build, trt_problem = tensorrt_module()

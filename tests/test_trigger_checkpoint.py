@@ -163,7 +163,7 @@ def _three_classes(path: Path) -> None:
 @pytest.mark.parametrize(
     "make, message",
     [
-        (_intro_checkpoint, r"is not a seed-003 trigger checkpoint: it has no visual_encoder\.backbone tensors \(it has head, pos_embed\)"),
+        (_intro_checkpoint, r"is not a trigger-model checkpoint: it has no visual_encoder\.backbone tensors \(it has head, pos_embed\)"),
         (_wrong_projection, r"does not fit a resnet18 trigger model: visual_encoder\.projection\.2\.weight has shape "
                             r"\(32, 100\) where the model needs \(32, 64\)"),
         (_resnet34, r"ResNet backbone of basic blocks \[2, 3, 2, 2\], which is neither resnet18"),

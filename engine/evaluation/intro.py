@@ -22,7 +22,7 @@ import numpy as np
 
 from filmline.engine.output_files import write_atomic
 
-HELP = "score intro and credits results against seed-002 annotations (per-second P/R/F1/accuracy, IoU, start/end error)"
+HELP = "score intro and credits results against intro annotations (per-second P/R/F1/accuracy, IoU, start/end error)"
 KINDS = ("intro", "credits")
 Span = tuple[float, float]
 
@@ -135,7 +135,7 @@ def read_results(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
                 results[name] = {"duration": None, "intro": span, "credits": None}
         else:
             raise BadInputError(
-                f"{file} is neither an engine-run result nor seed-002 predictions: pass engine-run's <stem>.json"
+                f"{file} is neither an engine-run result nor intro predictions in the annotations' format: pass engine-run's <stem>.json"
             )
     return results
 
@@ -149,9 +149,9 @@ def _entries(document: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", type=Path, required=True,
-                        help='seed-002 JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
+                        help='intro annotations, JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
     parser.add_argument("--results", type=Path, nargs="+", required=True,
-                        help="engine-run result files or folders (or seed-002 style predictions)")
+                        help="engine-run result files or folders (or predictions in the annotations' format)")
     parser.add_argument("--videos", type=Path, help="folder of the videos: durations for predictions that lack them")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
 

@@ -189,8 +189,8 @@ def _read_csv(path: Path, text: str, fps: float | None) -> ShotAnnotation:
         if index >= 1:  # PySceneDetect puts a cut list above its header; nothing else may
             break
     raise BadInputError(
-        f"{path}: no known CSV header; expected `start_time,end_time`, `Start,End` (the seed's "
-        "files) or PySceneDetect's `Scene Number,Start Frame,...`"
+        f"{path}: no known CSV header; expected `start_time,end_time`, `Start,End` (frames or "
+        "HH:MM:SS) or PySceneDetect's `Scene Number,Start Frame,...`"
     )
 
 

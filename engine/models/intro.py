@@ -112,7 +112,7 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise MissingModelError(f"intro checkpoint {path} does not exist: pass the file saved by seed 002 or engine-train")
+        raise MissingModelError(f"intro checkpoint {path} does not exist: pass the intro transformer's state_dict file or one saved by engine-train")
     payload = _read(path)
     notes: list[str] = []
     ours = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
@@ -131,14 +131,14 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     if missing:
         raise BadInputError(
             f"{path} lacks {len(missing)} intro-transformer weights ({_few(missing)}): it is not a complete "
-            "seed-002 checkpoint; pass the file saved with torch.save(model.state_dict(), ...)"
+            "intro-transformer checkpoint; pass the file saved with torch.save(model.state_dict(), ...)"
         )
     unexpected = [key for key in state if key not in expected]
     foreign = [key for key in unexpected if key.startswith(_MODEL_PREFIXES)]
     if foreign:
         raise BadInputError(
-            f"{path} has weights seed 002's architecture lacks ({_few(foreign)}): ignoring them would change "
-            "what the model computes; pass a checkpoint of seed 002's intro transformer"
+            f"{path} has weights the intro transformer's architecture lacks ({_few(foreign)}): ignoring them would change "
+            "what the model computes; pass a checkpoint of the intro transformer (arXiv 2504.09738)"
         )
     if unexpected:
         line = f"{len(unexpected)} unexpected keys in {path.name} ({_few(unexpected)})"
@@ -221,7 +221,7 @@ def _config_from(
     absent = [key for key in needed if key not in state]
     if absent:
         raise BadInputError(
-            f"{path} lacks {', '.join(absent)}: it is not a seed-002 intro transformer "
+            f"{path} lacks {', '.join(absent)}: it is not an intro-transformer checkpoint "
             f"(found {_few(list(state))}); pass the intro model's state_dict"
         )
     pos, head = state["pos_embed"], state["head.weight"]

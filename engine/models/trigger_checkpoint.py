@@ -29,7 +29,7 @@ from filmline.engine.output_files import atomic_path
 SKIPPED_PREFIX = "temporal_llm."  # the seed's frozen (LLaVA or text) language model
 _BACKBONE = "visual_encoder.backbone."
 _TIME = "time_aware_encoder."
-_FIX = "pass a checkpoint written by seed 003's train.py or by engine-train trigger"
+_FIX = "pass a checkpoint saved by the original trigger model's train.py or by engine-train trigger"
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def infer_config(state: dict[str, torch.Tensor], path: Path, engine_config: dict
     else:
         prefixes = sorted({key.split(".")[0] for key in state})[:4]
         raise BadInputError(
-            f"{path} is not a seed-003 trigger checkpoint: it has no visual_encoder.backbone tensors "
+            f"{path} is not a trigger-model checkpoint: it has no visual_encoder.backbone tensors "
             f"(it has {', '.join(prefixes) or 'no tensors'}): {_FIX}"
         )
     defaults = read_config("trigger.yaml")["model"]

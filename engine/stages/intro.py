@@ -179,7 +179,10 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
         raise BadInputError(f"unknown backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
     folder = artifact_dir(MODEL_NAME, home)
     if not (folder / MANIFEST).is_file():
-        raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
+        raise MissingModelError(
+            f"no intro model in {folder}: run `{BUILD_FIX}` (a checkpoint of the intro-detection transformer "
+            "in the published state_dict format, or one from engine-train)"
+        )
     manifest, identity = read_manifest(folder), manifest_hash(folder)
     if backend == "auto":
         from filmline.engine.backends.factory import auto_order

@@ -103,7 +103,7 @@ def _span(entry: dict, where: str, repairs: list[str]) -> tuple[float, float]:
     if start > end and 0 <= start - REPAIR_SECONDS < end:
         repairs.append(
             f"{where}: start {entry['start']} is after end {entry['end']}; read it one minute earlier, "
-            f"as {format_time(start - REPAIR_SECONDS)} (seed 002's known defect)"
+            f"as {format_time(start - REPAIR_SECONDS)} (a known slip in published intro annotations)"
         )
         start -= REPAIR_SECONDS
     if start >= end:

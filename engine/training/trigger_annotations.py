@@ -26,7 +26,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 CSV_COLUMNS = ("video_path", "timestamp", "label", "description")
 _NEGATIVE_LABELS = {"0", "false", "no", "none", "negative"}
 _FORMATS = (
-    "the seed's JSON (videos[].triggers[]), ActivityNet JSON (database, or captions with "
+    "trigger JSON (videos[].triggers[]), ActivityNet JSON (database, or captions with "
     "timestamps), or a CSV with columns video_path,timestamp,label,description"
 )
 
