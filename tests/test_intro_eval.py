@@ -1,4 +1,4 @@
-"""engine-eval intro: seed 002's per-second metrics, segment IoU and start/end errors."""
+"""engine-eval intro: the intro paper's per-second metrics, segment IoU and start/end errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed's annotation formats read into one shape; the scores training reports."""
+"""The original's annotation formats read into one shape; the scores training reports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed-003 checkpoints load (architecture inferred, language model skipped), and bad ones fail
+"""Trigger-model checkpoints load (architecture inferred, language model skipped), and bad ones fail
 with one clear line: wrong architecture, wrong shapes, truncated, missing, strict mismatches."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TINY = dict(width=8, feature_dim=32, hidden_dim=16)
 
 
 def seed_checkpoint(path: Path, config: TriggerConfig, *, llm: bool = True, edit=None) -> TriggerModel:
-    """Save a model as seed 003's train.py does, with its frozen language model's tensors."""
+    """Save a model as the original trigger model's train.py does, with its frozen language model's tensors."""
     torch.manual_seed(0)
     model = TriggerModel(config).eval()
     state = model.state_dict()

@@ -1,6 +1,6 @@
 """`engine-eval intro`: how well found intros and credits match annotated ones.
 
-Seed 002 scores each second of video as intro or not: precision, recall, F1 and accuracy over all
+The intro paper scores each second of video as intro or not: precision, recall, F1 and accuracy over all
 seconds of all episodes together. Those say little about where a segment starts and ends, which
 is what a "skip intro" button needs, so the segment IoU and the start and end errors (seconds,
 over episodes where both truth and result have a segment) are reported too.
@@ -71,7 +71,7 @@ def iou(a: Span | None, b: Span | None) -> float:
 
 
 def per_second(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Seed 002's metrics over (truth, found) bool masks of every second, summed over episodes."""
+    """The intro paper's metrics over (truth, found) bool masks of every second, summed over episodes."""
     tp = fp = fn = tn = 0
     for truth, found in pairs:
         tp += int((truth & found).sum())
@@ -85,7 +85,7 @@ def per_second(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, floa
 
 
 def score(kind: str, cases: Sequence[Case]) -> Scores:
-    """Per-second metrics over `cases` (seed 002's) and how well the segments agree."""
+    """Per-second metrics over `cases` (the intro paper's) and how well the segments agree."""
     seconds = per_second([(seconds_inside(c.truth, c.duration), seconds_inside(c.found, c.duration)) for c in cases])
     both = [c for c in cases if c.truth is not None and c.found is not None]
     either = [c for c in cases if c.truth is not None or c.found is not None]
@@ -106,7 +106,7 @@ def read_results(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
     """Video name → {"duration": s or None, "intro": span or None, "credits": span or None}.
 
     Reads engine-run result documents (`video.path`, `video.duration`, and `intro`/`credits`
-    entries, or entries with a `kind` under `segments`) and seed 002's format
+    entries, or entries with a `kind` under `segments`) and the intro paper's format
     (`{"episode.mp4": {"start", "end"}}`, intros only). Folders are searched for *.json.
     """
     from filmline.engine.errors import BadInputError

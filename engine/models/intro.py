@@ -1,13 +1,13 @@
-"""Seed 002's intro transformer, and its checkpoints read as their users saved them.
+"""The intro paper's intro transformer, and its checkpoints read as their users saved them.
 
 Embeddings [B, W, D] at 1 frame/s + a learnable positional embedding [1, W, D] → a post-norm
 `nn.TransformerEncoder` (ReLU, PyTorch's defaults, as the seed builds it) → `Linear(D, K)` per
-step → logits [B, W, K]. K = 1 is the seed's intro output; K = 2 adds a credits output, which the
-engine's own training writes when the annotations have credits. Parameter names are the seed's,
+step → logits [B, W, K]. K = 1 is the paper's intro output; K = 2 adds a credits output, which the
+engine's own training writes when the annotations have credits. Parameter names are the paper's,
 so a seed `state_dict` loads as is.
 
 A state_dict stores every size but the number of heads; that comes from the checkpoint's own
-config (ours) or from configs/intro.yaml (the seed's 16).
+config (ours) or from configs/intro.yaml (the paper's 16).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _LAYER_KEY = re.compile(r"^transformer\.layers\.(\d+)\.")
 
 @dataclass(frozen=True)
 class IntroConfig:
-    """The sizes of one intro transformer (defaults: seed 002, from configs/intro.yaml)."""
+    """The sizes of one intro transformer (defaults: the paper's, from configs/intro.yaml)."""
 
     window: int = 60
     dim: int = 512
@@ -67,7 +67,7 @@ class IntroConfig:
 
 
 def default_embedder() -> str:
-    """The encoder a seed-002 checkpoint reads (CLIP ViT-B/32), from configs/intro.yaml."""
+    """The encoder a published checkpoint reads (CLIP ViT-B/32), from configs/intro.yaml."""
     return str(read_config("intro.yaml")["model"]["embedder"])
 
 
@@ -99,11 +99,11 @@ class LoadedIntro:
     source: Path
     sha256: str
     notes: tuple[str, ...]  # one line each: ignored CLIP tower, unexpected keys, nesting
-    metrics: dict[str, Any]  # validation metrics stored by engine-train (empty for the seed's)
+    metrics: dict[str, Any]  # validation metrics stored by engine-train (empty for the paper's)
 
 
 def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None = None) -> LoadedIntro:
-    """Read a seed-002 `state_dict` (bare or nested) or an engine-train checkpoint.
+    """Read a published `state_dict` (bare or nested) or an engine-train checkpoint.
 
     Sizes come from the weights' shapes. A CLIP tower under `clip.*` is ignored with a note;
     other unexpected keys are a note, or a `BadInputError` with `strict`. Missing keys, and extra

@@ -1,6 +1,6 @@
 """Intro and credits from the intro transformer: windows over 1 frame/s embeddings → segments.
 
-The model sees windows of W embeddings (seed 002: 60), started every `stride` seconds, the last
+The model sees windows of W embeddings (the paper: 60), started every `stride` seconds, the last
 one aligned to the end so every second is seen; each second's probability is the mean over the
 windows that saw it. A video shorter than W is padded by repeating its last embedding. Segments
 come from hysteresis on those probabilities (a `high` second extends over `low` neighbours),

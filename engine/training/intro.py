@@ -1,7 +1,7 @@
-"""`engine-train intro`: the intro transformer from seed-002 annotations and a folder of videos.
+"""`engine-train intro`: the intro transformer from published annotations and a folder of videos.
 
 Reads and repairs the annotations, embeds every video at 1 frame/s once (cached), holds out a
-few episodes, trains on seed 002's balanced windows, and writes a checkpoint (which
+few episodes, trains on the intro paper's balanced windows, and writes a checkpoint (which
 `engine-build --model intro --checkpoint` takes) with the validation metrics beside it. Heavy
 imports happen in `run`, so `--help` is instant.
 """

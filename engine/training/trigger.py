@@ -1,7 +1,7 @@
-"""`engine-train trigger`: train seed 003's trigger model from annotated videos.
+"""`engine-train trigger`: train the original video-trigger project's model from annotated videos.
 
-Writes a checkpoint in the seed's layout (so `engine-build --model trigger --checkpoint FILE`
-builds it, and the seed's own code could load it) with the metrics of the kept epoch. Runs on the
+Writes a checkpoint in the original's layout (so `engine-build --model trigger --checkpoint FILE`
+builds it, and the original's own code could load it) with the metrics of the kept epoch. Runs on the
 GPU when there is one, else on the CPU (meant for small data there). Heavy imports happen in
 `run`, so `--help` is instant.
 """
