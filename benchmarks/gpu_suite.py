@@ -1,4 +1,4 @@
-"""The `gpu` suite: the GPU fast path, measured on one long film (issue 5's list), in this order:
+"""The `gpu` suite: the GPU fast path, measured on one long film, in this order:
 
 1. encoder: images/s of the PyTorch runner for each precision (fp32, fp16, bf16), eager and with
    CUDA graphs, at every batch in `BATCHES`, on pixels already in GPU memory; with each precision
@@ -86,8 +86,8 @@ def run_gpu_suite(rec: Recorder, suite: Any, cache: Path, args: Any, warmup: int
 
 
 def print_targets(figures: list[dict[str, Any]]) -> None:
-    """The figures issue 5 sets targets for, one line each (the JSON has everything)."""
-    lines = ["issue 5 targets (H100): SigLIP-B/16 224 px fp16 >= 4000 images/s; engine-run >= 0.8 x decode-only"]
+    """The figures the GPU path has targets for, one line each (the JSON has everything)."""
+    lines = ["targets (H100): SigLIP-B/16 224 px fp16 >= 4000 images/s; engine-run >= 0.8 x decode-only"]
     encoder = [f for f in figures if f["stage"] == "encoder"]
     for precision in PRECISIONS:
         mine = [f for f in encoder if f["setup"]["precision"] == precision]

@@ -28,7 +28,7 @@ from filmline.benchmarks.synthetic import CODECS, TICKS_PER_FRAME, _ShotLook
 from filmline.engine.training.intro_annotations import format_time
 
 SERIES_TRUTH = "series.truth.json"
-ANNOTATIONS = "annotations.json"  # seed 002's format: {"episode.mkv": {"start", "end"}}
+ANNOTATIONS = "annotations.json"  # the intro paper's format: {"episode.mkv": {"start", "end"}}
 MIN_BODY_SECONDS = 10.0
 SHOT_SECONDS = (2.0, 6.0)  # range of shot lengths in cold opens and bodies
 INTRO_SHOT_SECONDS = (2.0, 5.0)
@@ -72,7 +72,7 @@ def write_series(
     most the intro's length). `without_intro` holds 0-based episode numbers that get no intro.
     Beside the videos: `series.truth.json` (every `EpisodeTruth`) and `annotations.json` in seed
     002's format (HH:MM:SS, with milliseconds where a time is not whole), listing the episodes
-    that have an intro, each with an extra `credits` span (seed 002's code ignores it).
+    that have an intro, each with an extra `credits` span (the intro paper's code ignores it).
     """
     width, height = size
     if width % 2 or height % 2:

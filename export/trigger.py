@@ -1,4 +1,5 @@
-"""`engine-build --model trigger --checkpoint FILE`: seed 003's trigger model as a deployable artifact.
+"""`engine-build --model trigger --checkpoint FILE`: the original video-trigger project's model as a
+deployable artifact.
 
 The per-frame part (backbone + projection to 512) is exported to ONNX with a dynamic batch, checked
 against PyTorch, and built into a TensorRT engine where TensorRT is installed, exactly like the
@@ -70,12 +71,12 @@ def build_from_checkpoint(
     strict: bool = False,
     progress: Progress = lambda line: None,
 ) -> BuildResult:
-    """Build (or reuse) the trigger artifact from a seed-003 checkpoint file."""
+    """Build (or reuse) the trigger artifact from a trigger-model checkpoint file."""
     if precision not in PRECISIONS:
         raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
     path = Path(checkpoint).expanduser().resolve()
     if not path.is_file():
-        raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a seed-003 checkpoint file")
+        raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a trigger-model checkpoint file (its train.py's, or engine-train trigger's)")
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
     check_writable(target)
     trt_build, trt_problem = tensorrt_module()

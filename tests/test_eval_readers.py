@@ -96,14 +96,14 @@ def test_pyscenedetect_csv_with_a_timecode_list_row(tmp_path: Path) -> None:
 
 def test_seed_csv_in_frames_takes_the_rate_from_its_times(tmp_path: Path) -> None:
     path = tmp_path / "wild_bunch.csv"
-    path.write_text(  # the first rows of the seed's "The Wild Bunch (1969)-2-0_75.csv" (59.94 fps)
+    path.write_text(  # the first rows of asgaard-action-movies-2's "The Wild Bunch (1969)-2-0_75.csv" (59.94 fps)
         "Start,End,Start Time,End Time,Action\n"
         "0,60,00:00:00.000,00:00:01.001,None\n"
         "61,877,00:00:01.018,00:00:14.631,None\n"
         "878,952,00:00:14.648,00:00:15.883,Fight\n"
     )
     annotation = read_shots(path)
-    assert annotation.format == "seed-csv-frames"
+    assert annotation.format == "start-end-csv-frames"
     assert annotation.fps == pytest.approx(60000 / 1001)
     assert _changes(annotation) == [("cut", 61, 61, 61, False), ("cut", 878, 878, 878, False)]
     assert annotation.shots[1] == pytest.approx((61 * 1001 / 60000, 878 * 1001 / 60000))
@@ -121,7 +121,7 @@ def test_seed_csv_in_timecodes(tmp_path: Path) -> None:
     path = tmp_path / "shots.csv"
     path.write_text("Start,End,Action\n00:00:00,00:00:14,\n00:00:14,00:00:26,Fight\n00:00:26.500,00:00:35,\n")
     annotation = read_shots(path)
-    assert annotation.format == "seed-csv-times"
+    assert annotation.format == "start-end-csv-times"
     assert annotation.shots == [(0, 14), (14, 26), (26.5, 35)]
     assert [(c.first_time, c.last_time, c.gradual) for c in annotation.changes] == [(14, 14, False), (26, 26.5, True)]
 

@@ -1,4 +1,4 @@
-"""engine-eval intro: seed 002's per-second metrics, segment IoU and start/end errors."""
+"""engine-eval intro: the intro paper's per-second metrics, segment IoU and start/end errors."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_results_in_either_format(tmp_path):
     assert results["ep1.mkv"] == {"duration": 90.0, "intro": (1.0, 9.0), "credits": (75.0, 90.0)}  # most confident
     assert results["ep2.mkv"] == {"duration": None, "intro": (3.0, 23.0), "credits": None}
     (tmp_path / "list.json").write_text("[1, 2]")
-    with pytest.raises(BadInputError, match="neither an engine-run result nor seed-002 predictions"):
+    with pytest.raises(BadInputError, match="neither an engine-run result nor intro predictions"):
         read_results([tmp_path / "list.json"])
 
 

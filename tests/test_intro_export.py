@@ -1,4 +1,4 @@
-"""engine-build --model intro: a seed-format checkpoint → ONNX (dynamic batch) → parity → manifest,
+"""engine-build --model intro: a published-format checkpoint → ONNX (dynamic batch) → parity → manifest,
 and the built model on ONNX Runtime and PyTorch through `open_intro_model`."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ TINY = IntroConfig(window=60, dim=32, layers=2, heads=16, feedforward=48)
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, Path, str]:
-    """(artifact home, seed checkpoint, what engine-build printed) for a tiny seed-002 model."""
+    """(artifact home, published checkpoint, what engine-build printed) for a tiny published model."""
     folder = tmp_path_factory.mktemp("intro_build")
     torch.manual_seed(0)
     state = dict(IntroTransformer(TINY).state_dict())
@@ -42,7 +42,7 @@ def test_manifest(built):
     home, checkpoint, printed = built
     manifest = export.read_manifest(home / "intro")
     assert manifest["model"] == "intro" and manifest["family"] == "intro_transformer"
-    assert manifest["embedder"] == "clip-b32"  # seed 002 reads CLIP ViT-B/32 embeddings
+    assert manifest["embedder"] == "clip-b32"  # the intro paper reads CLIP ViT-B/32 embeddings
     assert manifest["input"]["shape"] == ["batch", 60, 32] and manifest["output"]["heads"] == ["intro"]
     assert manifest["weights"]["source"] == str(checkpoint) and manifest["weights"]["revision"].startswith("sha256:")
     assert manifest["config"]["layers"] == 2 and manifest["config"]["heads"] == 16

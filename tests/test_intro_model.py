@@ -1,4 +1,4 @@
-"""The intro transformer: seed 002's parameter names and shapes, and checkpoints as users saved them."""
+"""The intro transformer: the intro paper's parameter names and shapes, and checkpoints as users saved them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint, save_checkpoint
 
-TINY = dict(window=12, dim=32, layers=2, heads=16, feedforward=48)  # seed 002's 16 heads, tiny widths
+TINY = dict(window=12, dim=32, layers=2, heads=16, feedforward=48)  # the intro paper's 16 heads, tiny widths
 
 
 def _tiny(seed: int = 0, **overrides) -> IntroTransformer:
@@ -24,7 +24,7 @@ def _same_output(a: IntroTransformer, b: IntroTransformer) -> bool:
 
 def test_default_is_seed_002():
     """16 layers of width 512, 16 heads, feed-forward 2048, a 60-step window: names and shapes
-    of the seed's state_dict (built on the meta device: no memory, no time)."""
+    of the paper's state_dict (built on the meta device: no memory, no time)."""
     config = IntroConfig.from_yaml()
     assert (config.window, config.dim, config.layers, config.heads, config.feedforward) == (60, 512, 16, 16, 2048)
     with torch.device("meta"):
@@ -82,7 +82,7 @@ def test_unexpected_keys_are_a_note_or_fatal_with_strict(tmp_path):
 
 def test_extra_weights_inside_the_model_are_fatal(tmp_path):
     state = dict(_tiny().state_dict())
-    state["transformer.norm.weight"] = torch.ones(32)  # a final LayerNorm seed 002 does not have
+    state["transformer.norm.weight"] = torch.ones(32)  # a final LayerNorm the intro paper does not have
     torch.save(state, tmp_path / "norm.pth")
     with pytest.raises(BadInputError, match=r"architecture lacks \(transformer\.norm\.weight\)"):
         load_checkpoint(tmp_path / "norm.pth")

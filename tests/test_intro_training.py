@@ -1,4 +1,4 @@
-"""engine-train intro: seed-002 annotations (and their repair), balanced windows, a tiny
+"""engine-train intro: published annotations (and their repair), balanced windows, a tiny
 transformer that learns the intro of a synthetic season from three episodes."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_annotations_repair_and_extensions(tmp_path):
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         (tmp_path / name).write_bytes(b"")
     path = _write(tmp_path / "ann.json", {
-        "a.mp4": {"start": "00:01:05", "end": "00:00:35"},  # the seed's defect: start a minute late
+        "a.mp4": {"start": "00:01:05", "end": "00:00:35"},  # the paper's defect: start a minute late
         "b.mp4": {"start": "00:00:10", "end": "00:00:40", "credits": {"start": "00:20:00", "end": "00:21:00"}},
         "c.mp4": {"start": None, "end": None},  # known to have no intro
     })

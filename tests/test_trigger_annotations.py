@@ -1,4 +1,4 @@
-"""The seed's annotation formats read into one shape; the scores training reports."""
+"""The original's annotation formats read into one shape; the scores training reports."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_activitynet_segments_trigger_at_their_start(tmp_path: Path, videos: Pat
     "name, text, message",
     [
         ("a.json", "{not json", "is not valid JSON"),
-        ("a.json", json.dumps({"clips": []}), "is not a trigger annotation file: expected the seed's JSON"),
+        ("a.json", json.dumps({"clips": []}), "is not a trigger annotation file: expected trigger JSON"),
         ("a.json", json.dumps({"videos": [{"video_path": "a.mp4", "triggers": [{"timestamp": "soon"}]}]}),
          r"videos\[0\]\.triggers\[0\]\.timestamp is 'soon', not a time"),
         ("a.csv", "path,time\nx,1\n", "lacks the column"),

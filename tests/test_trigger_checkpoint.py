@@ -1,4 +1,4 @@
-"""Seed-003 checkpoints load (architecture inferred, language model skipped), and bad ones fail
+"""Trigger-model checkpoints load (architecture inferred, language model skipped), and bad ones fail
 with one clear line: wrong architecture, wrong shapes, truncated, missing, strict mismatches."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TINY = dict(width=8, feature_dim=32, hidden_dim=16)
 
 
 def seed_checkpoint(path: Path, config: TriggerConfig, *, llm: bool = True, edit=None) -> TriggerModel:
-    """Save a model as seed 003's train.py does, with its frozen language model's tensors."""
+    """Save a model as the original trigger model's train.py does, with its frozen language model's tensors."""
     torch.manual_seed(0)
     model = TriggerModel(config).eval()
     state = model.state_dict()
@@ -163,7 +163,7 @@ def _three_classes(path: Path) -> None:
 @pytest.mark.parametrize(
     "make, message",
     [
-        (_intro_checkpoint, r"is not a seed-003 trigger checkpoint: it has no visual_encoder\.backbone tensors \(it has head, pos_embed\)"),
+        (_intro_checkpoint, r"is not a trigger-model checkpoint: it has no visual_encoder\.backbone tensors \(it has head, pos_embed\)"),
         (_wrong_projection, r"does not fit a resnet18 trigger model: visual_encoder\.projection\.2\.weight has shape "
                             r"\(32, 100\) where the model needs \(32, 64\)"),
         (_resnet34, r"ResNet backbone of basic blocks \[2, 3, 2, 2\], which is neither resnet18"),

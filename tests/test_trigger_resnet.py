@@ -101,7 +101,7 @@ def test_published_weight_files_load_into_the_trigger_backbone(tmp_path) -> None
     model = TriggerModel(TriggerConfig(encoder="resnet18", width=8, image_size=32))
     load_backbone_weights(model, tmp_path / "resnet18.pth")
     backbone = model.visual_encoder.backbone
-    assert torch.equal(backbone[0].weight, state["conv1.weight"])  # conv1 is the seed's backbone.0
+    assert torch.equal(backbone[0].weight, state["conv1.weight"])  # conv1 is the original's backbone.0
     assert torch.equal(backbone[7][1].bn2.running_var, state["layer4.1.bn2.running_var"])
     assert set(torchvision_to_sequential(state)) == {k for k in backbone.state_dict() if not k.endswith("num_batches_tracked")}
 

@@ -4,7 +4,7 @@ Videos show a drifting bluish texture; an event is a red flash fading over a sec
 square entering from the left and leaving a second later. A tiny ResNet18 (width 8, 32 px) is
 trained with `engine-train trigger` on five of them, built with `engine-build --model trigger
 --strict`, and must find the events of a sixth, never-seen video at event-level F1 >= 0.8 through
-the same detector engine-run uses. The fixed defects of the seed's loop are checked on their own.
+the same detector engine-run uses. The fixed defects of the original's loop are checked on their own.
 """
 
 from __future__ import annotations

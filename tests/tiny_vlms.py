@@ -8,7 +8,7 @@ user's 7B checkpoint takes. They differ where the real ones do:
 - llava (LLaVA-1.5): CLIP + Llama, SentencePiece-style tokenizer with BOS, no chat template (the
   family's default format applies);
 - llava_next (LLaVA-NeXT): CLIP + Mistral, anyres image tiles, no chat template ([INST] format);
-- llava interleave (seed 000's LLaVA-Interleave: model_type llava): SigLIP + Qwen2, byte-level
+- llava interleave (asgaard-action-movies-2's LLaVA-Interleave: model_type llava): SigLIP + Qwen2, byte-level
   tokenizer without BOS, and the checkpoint's own chat template;
 - llava_onevision: SigLIP + Qwen2 with anyres, and the chat template. transformers' OneVision
   processor needs torchvision, so its fixture skips where torchvision is not installed.

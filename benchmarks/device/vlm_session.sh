@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8's GPU figure in ONE device call: the vision-language tasks on a LLaVA-1.5-7B-shaped model
+# The vision-language GPU figure in ONE device call: the vision-language tasks on a LLaVA-1.5-7B-shaped model
 # (CLIP ViT-L/14-336 + Llama-2-7B shapes) with random weights, built on the GPU in fp16 from its
 # config alone (about 14 GB, in the bench cache), then `engine-bench --suite vlm`: requests/s and
 # generated tokens/s of the transformers backend in fp16 for action labels (scored, constrained)

@@ -1,6 +1,6 @@
 """`engine-eval intro`: how well found intros and credits match annotated ones.
 
-Seed 002 scores each second of video as intro or not: precision, recall, F1 and accuracy over all
+The intro paper scores each second of video as intro or not: precision, recall, F1 and accuracy over all
 seconds of all episodes together. Those say little about where a segment starts and ends, which
 is what a "skip intro" button needs, so the segment IoU and the start and end errors (seconds,
 over episodes where both truth and result have a segment) are reported too.
@@ -22,7 +22,7 @@ import numpy as np
 
 from filmline.engine.output_files import write_atomic
 
-HELP = "score intro and credits results against seed-002 annotations (per-second P/R/F1/accuracy, IoU, start/end error)"
+HELP = "score intro and credits results against intro annotations (per-second P/R/F1/accuracy, IoU, start/end error)"
 KINDS = ("intro", "credits")
 Span = tuple[float, float]
 
@@ -71,7 +71,7 @@ def iou(a: Span | None, b: Span | None) -> float:
 
 
 def per_second(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Seed 002's metrics over (truth, found) bool masks of every second, summed over episodes."""
+    """The intro paper's metrics over (truth, found) bool masks of every second, summed over episodes."""
     tp = fp = fn = tn = 0
     for truth, found in pairs:
         tp += int((truth & found).sum())
@@ -85,7 +85,7 @@ def per_second(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, floa
 
 
 def score(kind: str, cases: Sequence[Case]) -> Scores:
-    """Per-second metrics over `cases` (seed 002's) and how well the segments agree."""
+    """Per-second metrics over `cases` (the intro paper's) and how well the segments agree."""
     seconds = per_second([(seconds_inside(c.truth, c.duration), seconds_inside(c.found, c.duration)) for c in cases])
     both = [c for c in cases if c.truth is not None and c.found is not None]
     either = [c for c in cases if c.truth is not None or c.found is not None]
@@ -106,7 +106,7 @@ def read_results(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
     """Video name → {"duration": s or None, "intro": span or None, "credits": span or None}.
 
     Reads engine-run result documents (`video.path`, `video.duration`, and `intro`/`credits`
-    entries, or entries with a `kind` under `segments`) and seed 002's format
+    entries, or entries with a `kind` under `segments`) and the intro paper's format
     (`{"episode.mp4": {"start", "end"}}`, intros only). Folders are searched for *.json.
     """
     from filmline.engine.errors import BadInputError
@@ -135,7 +135,7 @@ def read_results(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
                 results[name] = {"duration": None, "intro": span, "credits": None}
         else:
             raise BadInputError(
-                f"{file} is neither an engine-run result nor seed-002 predictions: pass engine-run's <stem>.json"
+                f"{file} is neither an engine-run result nor intro predictions in the annotations' format: pass engine-run's <stem>.json"
             )
     return results
 
@@ -149,9 +149,9 @@ def _entries(document: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", type=Path, required=True,
-                        help='seed-002 JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
+                        help='intro annotations, JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
     parser.add_argument("--results", type=Path, nargs="+", required=True,
-                        help="engine-run result files or folders (or seed-002 style predictions)")
+                        help="engine-run result files or folders (or predictions in the annotations' format)")
     parser.add_argument("--videos", type=Path, help="folder of the videos: durations for predictions that lack them")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
 

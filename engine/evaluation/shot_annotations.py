@@ -7,7 +7,7 @@ Formats (detected from the content, not the name):
 - a synthetic film's truth (`<stem>.truth.json`, `benchmarks.synthetic`): exact frames, the
   blended frames of every gradual transition, and the hard negatives (flashes, pans, ...);
 - CSV `start_time,end_time` (seconds, or HH:MM:SS[.mmm]), one shot per row;
-- CSV `Start,End` as the seed's Wild Bunch files: frame numbers (0-based, End inclusive; the
+- CSV `Start,End` as asgaard-action-movies-2's Wild Bunch files: frame numbers (0-based, End inclusive; the
   frame rate comes from `--fps` or from a `Start Time` column) or HH:MM:SS[.mmm] (End = the
   next shot's Start);
 - PySceneDetect's scene-list CSV (`list-scenes`, and our `<stem>.shots.csv`): 1-based frames.
@@ -189,8 +189,8 @@ def _read_csv(path: Path, text: str, fps: float | None) -> ShotAnnotation:
         if index >= 1:  # PySceneDetect puts a cut list above its header; nothing else may
             break
     raise BadInputError(
-        f"{path}: no known CSV header; expected `start_time,end_time`, `Start,End` (the seed's "
-        "files) or PySceneDetect's `Scene Number,Start Frame,...`"
+        f"{path}: no known CSV header; expected `start_time,end_time`, `Start,End` (frames or "
+        "HH:MM:SS) or PySceneDetect's `Scene Number,Start Frame,...`"
     )
 
 
@@ -234,7 +234,7 @@ def _seed(path: Path, names: list[str], rows: list[list[str]], fps: float | None
     if cells and any(":" in cell for cell in cells[0]):
         values = _values(path, cells, parse_time, "HH:MM:SS times")
         shots = [(None, None, start, end) for start, end in values]
-        return ShotAnnotation(str(path), "seed-csv-times", [(s, e) for *_, s, e in shots], _changes_between(shots))
+        return ShotAnnotation(str(path), "start-end-csv-times", [(s, e) for *_, s, e in shots], _changes_between(shots))
     frames = _values(path, cells, int, "frame numbers")
     if fps is None and "start time" in names:
         times = _values(path, _cells(path, names, rows, ["start time"]), parse_time, "times")
@@ -242,7 +242,7 @@ def _seed(path: Path, names: list[str], rows: list[list[str]], fps: float | None
     if fps is None or fps <= 0:
         raise BadInputError(f"{path} numbers its shots in frames but gives no frame rate: pass --fps")
     shots = [(start, end + 1, start / fps, (end + 1) / fps) for start, end in frames]  # End inclusive
-    return ShotAnnotation(str(path), "seed-csv-frames", [(s, e) for *_, s, e in shots], _changes_between(shots), fps)
+    return ShotAnnotation(str(path), "start-end-csv-frames", [(s, e) for *_, s, e in shots], _changes_between(shots), fps)
 
 
 def _rate(frames_and_times: list[tuple[int, float]]) -> float | None:

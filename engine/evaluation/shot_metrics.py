@@ -1,4 +1,4 @@
-"""Scores of a shot list against the truth: boundaries, gradual spans, the seed's start/end error.
+"""Scores of a shot list against the truth: boundaries, gradual spans, asgaard-action-movies-2's start/end error.
 
 Boundaries: every true change (hard cut or gradual) is an interval of boundary positions, every
 predicted change the position where its new shot starts; a prediction matches a true change
@@ -133,7 +133,7 @@ def gradual_scores(truth: ShotAnnotation, predicted: ShotAnnotation) -> dict[str
 
 
 def seed_mae(truth: ShotAnnotation, predicted: ShotAnnotation) -> dict[str, Any]:
-    """The seed's metric: shot i against shot i, mean |start error| and |end error| in seconds."""
+    """The metric asgaard-action-movies-2 reports: shot i against shot i, mean |start error| and |end error| in seconds."""
     pairs = list(zip(truth.shots, predicted.shots))
     if not pairs:
         return {"start": None, "end": None, "pairs": 0}

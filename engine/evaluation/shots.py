@@ -17,14 +17,14 @@ if TYPE_CHECKING:
     from filmline.engine.evaluation.shot_annotations import ShotAnnotation
 
 LENGTH_TOLERANCE = 0.05  # truth and prediction lengths further apart than this get a warning
-HELP = "boundary P/R/F1 at 0 frames, 2 frames and 1 s; gradual span overlap; the seed's start/end error"
+HELP = "boundary P/R/F1 at 0 frames, 2 frames and 1 s; gradual span overlap; mean start/end error of shot i against true shot i"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predicted", nargs="+", type=Path,
                         help="shot lists to score: engine-run JSON, PySceneDetect CSV, start_time,end_time CSV, ...")
     parser.add_argument("--truth", type=Path, required=True,
-                        help="ground truth: <film>.truth.json, start_time,end_time CSV, the seed's Start,End CSV, "
+                        help="ground truth: <film>.truth.json, start_time,end_time CSV, a Start,End CSV (frames or HH:MM:SS), "
                              "a PySceneDetect CSV or a result JSON (to compare two runs)")
     parser.add_argument("--fps", type=float, help="frame rate for files numbered in frames without times")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -79,7 +79,7 @@ def labels(sources: list[str]) -> list[str]:
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """One row per scored file: F1 (P/R) per tolerance, gradual F1 and IoU, the seed's errors."""
+    """One row per scored file: F1 (P/R) per tolerance, gradual F1 and IoU, the paired start/end errors."""
     header = ["predicted", "shots", "F1@0f (P/R)", "F1@2f (P/R)", "F1@1s (P/R)", "gradual F1", "IoU", "MAE start/end s"]
     rows = [header]
     names = labels([result["predicted"]["source"] for result in results])

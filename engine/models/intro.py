@@ -1,13 +1,13 @@
-"""Seed 002's intro transformer, and its checkpoints read as their users saved them.
+"""The intro paper's intro transformer, and its checkpoints read as their users saved them.
 
 Embeddings [B, W, D] at 1 frame/s + a learnable positional embedding [1, W, D] → a post-norm
 `nn.TransformerEncoder` (ReLU, PyTorch's defaults, as the seed builds it) → `Linear(D, K)` per
-step → logits [B, W, K]. K = 1 is the seed's intro output; K = 2 adds a credits output, which the
-engine's own training writes when the annotations have credits. Parameter names are the seed's,
+step → logits [B, W, K]. K = 1 is the paper's intro output; K = 2 adds a credits output, which the
+engine's own training writes when the annotations have credits. Parameter names are the paper's,
 so a seed `state_dict` loads as is.
 
 A state_dict stores every size but the number of heads; that comes from the checkpoint's own
-config (ours) or from configs/intro.yaml (the seed's 16).
+config (ours) or from configs/intro.yaml (the paper's 16).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _LAYER_KEY = re.compile(r"^transformer\.layers\.(\d+)\.")
 
 @dataclass(frozen=True)
 class IntroConfig:
-    """The sizes of one intro transformer (defaults: seed 002, from configs/intro.yaml)."""
+    """The sizes of one intro transformer (defaults: the paper's, from configs/intro.yaml)."""
 
     window: int = 60
     dim: int = 512
@@ -67,7 +67,7 @@ class IntroConfig:
 
 
 def default_embedder() -> str:
-    """The encoder a seed-002 checkpoint reads (CLIP ViT-B/32), from configs/intro.yaml."""
+    """The encoder a published checkpoint reads (CLIP ViT-B/32), from configs/intro.yaml."""
     return str(read_config("intro.yaml")["model"]["embedder"])
 
 
@@ -99,11 +99,11 @@ class LoadedIntro:
     source: Path
     sha256: str
     notes: tuple[str, ...]  # one line each: ignored CLIP tower, unexpected keys, nesting
-    metrics: dict[str, Any]  # validation metrics stored by engine-train (empty for the seed's)
+    metrics: dict[str, Any]  # validation metrics stored by engine-train (empty for the paper's)
 
 
 def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None = None) -> LoadedIntro:
-    """Read a seed-002 `state_dict` (bare or nested) or an engine-train checkpoint.
+    """Read a published `state_dict` (bare or nested) or an engine-train checkpoint.
 
     Sizes come from the weights' shapes. A CLIP tower under `clip.*` is ignored with a note;
     other unexpected keys are a note, or a `BadInputError` with `strict`. Missing keys, and extra
@@ -112,7 +112,7 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise MissingModelError(f"intro checkpoint {path} does not exist: pass the file saved by seed 002 or engine-train")
+        raise MissingModelError(f"intro checkpoint {path} does not exist: pass the intro transformer's state_dict file or one saved by engine-train")
     payload = _read(path)
     notes: list[str] = []
     ours = isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
@@ -131,14 +131,14 @@ def load_checkpoint(path: str | Path, *, strict: bool = False, heads: int | None
     if missing:
         raise BadInputError(
             f"{path} lacks {len(missing)} intro-transformer weights ({_few(missing)}): it is not a complete "
-            "seed-002 checkpoint; pass the file saved with torch.save(model.state_dict(), ...)"
+            "intro-transformer checkpoint; pass the file saved with torch.save(model.state_dict(), ...)"
         )
     unexpected = [key for key in state if key not in expected]
     foreign = [key for key in unexpected if key.startswith(_MODEL_PREFIXES)]
     if foreign:
         raise BadInputError(
-            f"{path} has weights seed 002's architecture lacks ({_few(foreign)}): ignoring them would change "
-            "what the model computes; pass a checkpoint of seed 002's intro transformer"
+            f"{path} has weights the intro transformer's architecture lacks ({_few(foreign)}): ignoring them would change "
+            "what the model computes; pass a checkpoint of the intro transformer (arXiv 2504.09738)"
         )
     if unexpected:
         line = f"{len(unexpected)} unexpected keys in {path.name} ({_few(unexpected)})"
@@ -221,7 +221,7 @@ def _config_from(
     absent = [key for key in needed if key not in state]
     if absent:
         raise BadInputError(
-            f"{path} lacks {', '.join(absent)}: it is not a seed-002 intro transformer "
+            f"{path} lacks {', '.join(absent)}: it is not an intro-transformer checkpoint "
             f"(found {_few(list(state))}); pass the intro model's state_dict"
         )
     pos, head = state["pos_embed"], state["head.weight"]

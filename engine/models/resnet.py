@@ -3,7 +3,7 @@ on our CPU torch build.
 
 Same modules, same names, same shapes as `torchvision.models.resnet18/50` (v1.5: the stride of a
 bottleneck sits on its 3×3 convolution), so a torchvision `state_dict` loads with `strict=True`
-and seed 003's `nn.Sequential(*list(resnet.children())[:-1])` backbone keys line up. `width` (64
+and the original trigger model's `nn.Sequential(*list(resnet.children())[:-1])` backbone keys line up. `width` (64
 in torchvision) scales every layer: tests train the real architecture at a fraction of its cost.
 """
 
@@ -17,7 +17,7 @@ LAYOUTS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
     "resnet18": ("basic", (2, 2, 2, 2)),
     "resnet50": ("bottleneck", (3, 4, 6, 3)),
 }
-# Stage of torchvision's ResNet → its position in `children()`, i.e. in the seed's backbone.
+# Stage of torchvision's ResNet → its position in `children()`, i.e. in the original's backbone.
 SEQUENTIAL_INDEX = {"conv1": 0, "bn1": 1, "layer1": 4, "layer2": 5, "layer3": 6, "layer4": 7}
 
 
@@ -120,7 +120,7 @@ class ResNet(nn.Module):
 
 
 def torchvision_to_sequential(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A torchvision ResNet `state_dict` renamed for the seed's backbone (`fc` dropped, as there)."""
+    """A torchvision ResNet `state_dict` renamed for the original's backbone (`fc` dropped, as there)."""
     renamed = {}
     for key, value in state_dict.items():
         stage, _, rest = key.partition(".")

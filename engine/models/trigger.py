@@ -1,4 +1,4 @@
-"""Seed 003's trigger model: a per-frame visual encoder and a temporal head over the frame sequence.
+"""The original video-trigger project's model: a per-frame visual encoder and a temporal head over the frame sequence.
 
 Attribute names follow the seed (`visual_encoder.backbone/projection`, `trigger_detector.
 feature_projection/temporal_encoder/classifier`, `time_aware_encoder`), so its checkpoints load.
@@ -48,7 +48,7 @@ class TriggerConfig:
 
 
 def _backbone(config: TriggerConfig) -> tuple[nn.Sequential, int]:
-    """The seed's backbone: the network's children without the classifier, and its output width."""
+    """The original's backbone: the network's children without the classifier, and its output width."""
     if config.encoder in LAYOUTS:
         network = ResNet(config.encoder, width=config.width)
         return nn.Sequential(*list(network.children())[:-1]), network.feature_dim
@@ -114,7 +114,7 @@ def trigger_confidence(logits: torch.Tensor) -> torch.Tensor:
 
 
 class TriggerModel(nn.Module):
-    """The three parts of seed 003 that are not its language model."""
+    """The three parts of the original trigger model that are not its language model."""
 
     def __init__(self, config: TriggerConfig) -> None:
         super().__init__()

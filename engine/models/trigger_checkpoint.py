@@ -1,6 +1,6 @@
-"""Seed-003 checkpoints: read one, infer the architecture from its shapes, load it, report the fit.
+"""Trigger-model checkpoints: read one, infer the architecture from its shapes, load it, report the fit.
 
-A seed checkpoint is `torch.save({"epoch", "model_state_dict", "optimizer_state_dict", "loss",
+A published checkpoint is `torch.save({"epoch", "model_state_dict", "optimizer_state_dict", "loss",
 ...})`; a bare `state_dict` is accepted too. The frozen language model it may carry (keys under
 `temporal_llm.`, gigabytes for LLaVA) is skipped; the file is memory-mapped, so skipped weights are
 never read into memory. Tensors the model needs but the file lacks, and tensors the file has but
@@ -26,10 +26,10 @@ from filmline.engine.models.trigger import TriggerConfig, TriggerModel
 from filmline.engine.models.trigger_time_aware import TimeAwareConfig
 from filmline.engine.output_files import atomic_path
 
-SKIPPED_PREFIX = "temporal_llm."  # the seed's frozen (LLaVA or text) language model
+SKIPPED_PREFIX = "temporal_llm."  # the original's frozen (LLaVA or text) language model
 _BACKBONE = "visual_encoder.backbone."
 _TIME = "time_aware_encoder."
-_FIX = "pass a checkpoint written by seed 003's train.py or by engine-train trigger"
+_FIX = "pass a checkpoint saved by the original trigger model's train.py or by engine-train trigger"
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def infer_config(state: dict[str, torch.Tensor], path: Path, engine_config: dict
     else:
         prefixes = sorted({key.split(".")[0] for key in state})[:4]
         raise BadInputError(
-            f"{path} is not a seed-003 trigger checkpoint: it has no visual_encoder.backbone tensors "
+            f"{path} is not a trigger-model checkpoint: it has no visual_encoder.backbone tensors "
             f"(it has {', '.join(prefixes) or 'no tensors'}): {_FIX}"
         )
     defaults = read_config("trigger.yaml")["model"]
@@ -189,8 +189,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def save_trigger_checkpoint(path: Path, model: TriggerModel, *, epoch: int, loss: float, metadata: dict[str, Any]) -> None:
-    """The seed's layout, plus `engine`: the config and what training measured. The optimizer
-    state is left empty (training does not resume); the key keeps the seed's layout."""
+    """The original's layout, plus `engine`: the config and what training measured. The optimizer
+    state is left empty (training does not resume); the key keeps the original's layout."""
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {
         "epoch": epoch,

@@ -1,7 +1,7 @@
-"""Seed 003's optional time-aware encoder: the temporal context of the frames around a trigger.
+"""The original trigger model's optional time-aware encoder: the temporal context of the frames around a trigger.
 
 No stage of the engine consumes its output yet (the seed feeds it to its language model), but a
-seed checkpoint always carries it, so it is defined with the seed's parameter names to load (and
+published checkpoint always carries it, so it is defined with the original's parameter names to load (and
 `--strict` to pass). One defect is fixed: the seed handed its "1 = valid frame" mask to
 `src_key_padding_mask`, which means "True = padding", so attention saw only the padding.
 """

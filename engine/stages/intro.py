@@ -1,6 +1,6 @@
 """Intro and credits from the intro transformer: windows over 1 frame/s embeddings → segments.
 
-The model sees windows of W embeddings (seed 002: 60), started every `stride` seconds, the last
+The model sees windows of W embeddings (the paper: 60), started every `stride` seconds, the last
 one aligned to the end so every second is seen; each second's probability is the mean over the
 windows that saw it. A video shorter than W is padded by repeating its last embedding. Segments
 come from hysteresis on those probabilities (a `high` second extends over `low` neighbours),
@@ -179,7 +179,10 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
         raise BadInputError(f"unknown backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
     folder = artifact_dir(MODEL_NAME, home)
     if not (folder / MANIFEST).is_file():
-        raise MissingModelError(f"no intro model in {folder}: run `{BUILD_FIX}` (a seed-002 or engine-train checkpoint)")
+        raise MissingModelError(
+            f"no intro model in {folder}: run `{BUILD_FIX}` (a checkpoint of the intro-detection transformer "
+            "in the published state_dict format, or one from engine-train)"
+        )
     manifest, identity = read_manifest(folder), manifest_hash(folder)
     if backend == "auto":
         from filmline.engine.backends.factory import auto_order

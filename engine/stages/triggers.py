@@ -109,7 +109,7 @@ class TriggerDetector:
             self._encode()
 
     def finish(self) -> dict[str, Any]:
-        """The seed's result fields for the frames added since the last `reset`."""
+        """The original's result fields for the frames added since the last `reset`."""
         self._encode()
         video = self._video
         started = time.perf_counter()

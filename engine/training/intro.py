@@ -1,7 +1,7 @@
-"""`engine-train intro`: the intro transformer from seed-002 annotations and a folder of videos.
+"""`engine-train intro`: the intro transformer from published annotations and a folder of videos.
 
 Reads and repairs the annotations, embeds every video at 1 frame/s once (cached), holds out a
-few episodes, trains on seed 002's balanced windows, and writes a checkpoint (which
+few episodes, trains on the intro paper's balanced windows, and writes a checkpoint (which
 `engine-build --model intro --checkpoint` takes) with the validation metrics beside it. Heavy
 imports happen in `run`, so `--help` is instant.
 """
@@ -19,19 +19,19 @@ if TYPE_CHECKING:
     from filmline.engine.training.intro_annotations import Annotations
     from filmline.engine.training.intro_fit import Labelled
 
-HELP = "train the intro transformer (seed 002) on annotated episodes; writes a checkpoint and validation metrics"
+HELP = "train the intro transformer (CLIP + multi-head attention, arXiv 2504.09738) on annotated episodes; writes a checkpoint and validation metrics"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     config = read_config("intro.yaml")
     model, training = config["model"], config["training"]
     parser.add_argument("--annotations", type=Path, required=True,
-                        help='seed-002 JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
+                        help='intro annotations, JSON: {"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}')
     parser.add_argument("--videos", type=Path, required=True, help="folder holding the annotated videos")
     parser.add_argument("--out", type=Path, default=Path("intro.pt"),
                         help="checkpoint to write; metrics go to <stem>.metrics.json (default %(default)s)")
     parser.add_argument("--embedder", default=model["embedder"],
-                        help="clip-b32 (seed 002), siglip, or luma-WxH thumbnails needing no weights (default %(default)s)")
+                        help="clip-b32 (the published model's), siglip, or luma-WxH thumbnails needing no weights (default %(default)s)")
     parser.add_argument("--weights", help="encoder weights (hub id or folder) when the embedder is not built")
     parser.add_argument("--backend", default="auto", help="encoder runtime: auto, tensorrt, onnxruntime or torch")
     parser.add_argument("--cache", type=Path, help="embedding cache (default $ENGINE_HOME/embeddings/EMBEDDER)")
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if held_out:
         print(table([Scores(**kinds["segments"]) for kinds in metrics["validation"].values()]))
         seed = ", ".join(f"{kind} F1 {kinds['per_second']['f1']:.3f}" for kind, kinds in metrics["validation"].items())
-        print(f"per second at p > 0.5 (seed 002's metric): {seed}")
+        print(f"per second at p > 0.5 (the paper's metric): {seed}")
     print(f"wrote {path} and {metrics_path.name}; next: engine-build --model intro --checkpoint {path}")
     return 0
 

@@ -1,10 +1,10 @@
-"""Seed 002's intro annotations: `{"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}`.
+"""The intro paper's intro annotations: `{"episode.mp4": {"start": "HH:MM:SS", "end": "HH:MM:SS"}}`.
 
 Times may carry fractions (`00:01:05.250`), be `MM:SS`, or plain seconds. An entry may add
-`"credits": {"start": …, "end": …}` (the engine's extension; seed 002 ignores it), and
+`"credits": {"start": …, "end": …}` (the engine's extension; the intro paper ignores it), and
 `"start": null, "end": null` marks an episode known to have no intro.
 
-Seed 002's data has one known defect: a start written a minute late, so that it falls after the
+The intro paper's data has one known defect: a start written a minute late, so that it falls after the
 end. Such a start is read one minute earlier, and every repair is reported. Anything else that
 does not make sense (a file not in the video folder, an end before its start beyond that repair,
 a time past the end of the video) is a `BadInputError` naming the file, the entry and the fix.
@@ -103,7 +103,7 @@ def _span(entry: dict, where: str, repairs: list[str]) -> tuple[float, float]:
     if start > end and 0 <= start - REPAIR_SECONDS < end:
         repairs.append(
             f"{where}: start {entry['start']} is after end {entry['end']}; read it one minute earlier, "
-            f"as {format_time(start - REPAIR_SECONDS)} (seed 002's known defect)"
+            f"as {format_time(start - REPAIR_SECONDS)} (a known slip in published intro annotations)"
         )
         start -= REPAIR_SECONDS
     if start >= end:

@@ -1,6 +1,6 @@
 """Per-video embeddings at 1 frame/s for training and scoring, computed once and cached on disk.
 
-Two kinds of embedder: an image encoder built with engine-build (`clip-b32`, seed 002's, or
+Two kinds of embedder: an image encoder built with engine-build (`clip-b32`, the intro paper's, or
 `siglip`), run through the shared backends; or `luma-WxH`, the W×H luminance thumbnail of each
 frame, standardised (zero mean, unit spread per frame; a flat frame is all zeros). The second
 needs no weights, so intros can be learned and tested on any machine; a model trained on it

@@ -1,6 +1,6 @@
-"""Fitting the intro transformer: seed 002's balanced windows, `BCEWithLogitsLoss`, Adam.
+"""Fitting the intro transformer: the intro paper's balanced windows, `BCEWithLogitsLoss`, Adam.
 
-An intro is a few percent of an episode, so seed 002 trains on a balanced sequence: each
+An intro is a few percent of an episode, so the intro paper trains on a balanced sequence: each
 episode's intro followed by as many seconds of the film right after it, all episodes' pairs
 joined into one sequence, cut into windows of 60 with stride 5. The engine keeps that, adds the
 mirror for credits (as many seconds of film right before them, then the credits) when the model
@@ -57,7 +57,7 @@ Piece = tuple[np.ndarray, np.ndarray]  # embeddings [n, D] and labels [n, K] of 
 
 
 def balanced_pieces(episodes: list[Labelled], outputs: tuple[str, ...], window: int) -> list[Piece]:
-    """Seed 002's pairs: each intro with as many seconds of the film after it (and the mirror for
+    """The intro paper's pairs: each intro with as many seconds of the film after it (and the mirror for
     credits); an episode annotated as having no intro gives its opening `window` seconds."""
     pieces: list[Piece] = []
 
@@ -105,7 +105,7 @@ def cut_windows(x: np.ndarray, y: np.ndarray, window: int, stride: int) -> tuple
 def epoch_windows(pieces: list[Piece], window: int, stride: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The pieces joined in a fresh random order, cut into windows from a random first second.
 
-    Seed 002 joins its pairs once; drawn afresh each epoch, no window can learn that an intro
+    The intro paper joins its pairs once; drawn afresh each epoch, no window can learn that an intro
     follows the previous episode's credits, which no real episode shows.
     """
     order = rng.permutation(len(pieces))
@@ -160,7 +160,7 @@ def predict(model: IntroTransformer, embeddings: np.ndarray, stride: int, batch:
 
 
 def validate(model: IntroTransformer, episodes: list[Labelled], settings: IntroSettings) -> dict[str, dict]:
-    """Per output: seed 002's per-second metrics (probability > 0.5) and the engine's segments
+    """Per output: the intro paper's per-second metrics (probability > 0.5) and the engine's segments
     scored like `engine-eval intro`, over every second of `episodes`."""
     report: dict[str, dict] = {}
     outputs = model.config.outputs

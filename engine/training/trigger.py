@@ -1,7 +1,7 @@
-"""`engine-train trigger`: train seed 003's trigger model from annotated videos.
+"""`engine-train trigger`: train the original video-trigger project's model from annotated videos.
 
-Writes a checkpoint in the seed's layout (so `engine-build --model trigger --checkpoint FILE`
-builds it, and the seed's own code could load it) with the metrics of the kept epoch. Runs on the
+Writes a checkpoint in the original's layout (so `engine-build --model trigger --checkpoint FILE`
+builds it, and the original's own code could load it) with the metrics of the kept epoch. Runs on the
 GPU when there is one, else on the CPU (meant for small data there). Heavy imports happen in
 `run`, so `--help` is instant.
 """
@@ -17,14 +17,14 @@ from filmline.engine.cli_support import say
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError
 
-HELP = "Train the trigger CNN (seed 003) from annotated videos; writes a seed-layout checkpoint."
+HELP = "Train the trigger CNN (ResNet + LSTM) from annotated videos; writes a checkpoint engine-build --model trigger reads."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     train = read_config("trigger.yaml")["train"]
     run_defaults = read_config("trigger.yaml")["run"]
     parser.add_argument("--annotations", type=Path, required=True,
-                        help="the seed's JSON (videos[].triggers[]), ActivityNet JSON, or CSV video_path,timestamp,label,description")
+                        help="trigger JSON (videos[].triggers[]), ActivityNet JSON, or CSV video_path,timestamp,label,description")
     parser.add_argument("--videos", type=Path, required=True, help="folder the annotated video paths are relative to")
     parser.add_argument("--out", type=Path, default=Path("trigger-checkpoint.pt"), help="checkpoint to write (default %(default)s)")
     parser.add_argument("--val-annotations", type=Path, help="validation annotations (default: hold out --val-fraction of the videos)")

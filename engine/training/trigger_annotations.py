@@ -1,12 +1,12 @@
-"""Seed 003's annotation formats, read into one shape: each video with its trigger times.
+"""The original video-trigger project's annotation formats, read into one shape: each video with its trigger times.
 
-- The seed's JSON: `{"videos": [{"video_path", "triggers": [{"timestamp", "label", "description"}]}]}`
+- The original's JSON: `{"videos": [{"video_path", "triggers": [{"timestamp", "label", "description"}]}]}`
 - ActivityNet: `{"database": {id: {"annotations": [{"segment": [start, end], "label"}]}}}`,
   ActivityNet Captions: `{id: {"timestamps": [[start, end], ...], "sentences": [...]}}`, and the
-  seed's list variant `[{"video", "start_time", "end_time", "caption"}]`
+  original trigger model's list variant `[{"video", "start_time", "end_time", "caption"}]`
 - CSV with the columns `video_path,timestamp,label,description`
 
-A segment triggers at its start (where the seed's preprocess_data.py puts it; its data loader
+A segment triggers at its start (where the original's preprocess_data.py puts it; its data loader
 used the midpoint, deep inside long activities). A label of 0 marks a moment that is not a
 trigger: the video is kept as negative material. Times are seconds or [HH:]MM:SS[.fff].
 """
@@ -26,7 +26,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 CSV_COLUMNS = ("video_path", "timestamp", "label", "description")
 _NEGATIVE_LABELS = {"0", "false", "no", "none", "negative"}
 _FORMATS = (
-    "the seed's JSON (videos[].triggers[]), ActivityNet JSON (database, or captions with "
+    "trigger JSON (videos[].triggers[]), ActivityNet JSON (database, or captions with "
     "timestamps), or a CSV with columns video_path,timestamp,label,description"
 )
 

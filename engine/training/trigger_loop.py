@@ -1,4 +1,4 @@
-"""The trigger model's training loop, with the seed's defects fixed.
+"""The trigger model's training loop, with the original's defects fixed.
 
 - The loss is on logits (binary cross-entropy with logits on both class columns, whose class-1
   sigmoid is the confidence engine-run thresholds); the seed took cross-entropy of probabilities

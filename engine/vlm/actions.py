@@ -1,4 +1,4 @@
-"""Action labels of key shots (seed 000's categories; several may hold).
+"""Action labels of key shots (asgaard-action-movies-2's categories; several may hold).
 
 With log-probabilities (`backend.gives_logprobs`): one prompt lists the categories, every category
 name is scored as the whole answer, and a softmax over those log-likelihoods gives the category

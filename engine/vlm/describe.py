@@ -1,5 +1,5 @@
-"""Descriptions: one question about each item's images (a key shot's caption, seed 001; a trigger
-frame's analysis, seed 003), and the prompts that summarise the timed answers into the video's
+"""Descriptions: one question about each item's images (a key shot's caption, Shotluck Holmes; a trigger
+frame's analysis, the original trigger model), and the prompts that summarise the timed answers into the video's
 summary (captions) or `video_summary` (trigger analyses), chunked by `engine.vlm.summary`."""
 
 from __future__ import annotations
