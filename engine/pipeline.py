@@ -29,7 +29,7 @@ from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
-from filmline.engine.stages.gradual import GradualSettings, find_gradual_transitions
+from filmline.engine.stages.gradual import GradualSettings, GradualTransition, find_gradual_transitions
 from filmline.engine.stages.keyframes import pick_key_frames
 from filmline.engine.stages.learned_cuts import LearnedSettings, learned_boundaries
 from filmline.engine.stages.learned_scores import LearnedScores, WindowRun
@@ -263,8 +263,9 @@ def _decide(
     started = time.perf_counter()
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
     if probabilities is not None and settings.learned is not None:
+        blends = [g for g in _cheap_gradual(settings, features, candidates) if g.kind in ("dissolve", "wipe")]
         kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,
-                                            table, settings.threshold, signatures)
+                                            table, settings.threshold, signatures, blends)
     else:
         kept, rejected = _cheap_boundaries(settings, features, candidates, table)
     end_seconds = _end_seconds(seconds)
@@ -319,7 +320,14 @@ def _cheap_boundaries(
     settings: ShotSettings, features: CheapFeatures, candidates: dict[int, float], table: EmbeddingTable | None
 ) -> tuple[list[Boundary], list[Boundary]]:
     """The cheap pass's own decision: its cut candidates and gradual guesses, verified by the encoder."""
-    gradual = find_gradual_transitions(
+    return decide_boundaries(candidates, _cheap_gradual(settings, features, candidates), table, settings.threshold)
+
+
+def _cheap_gradual(
+    settings: ShotSettings, features: CheapFeatures, candidates: dict[int, float]
+) -> list[GradualTransition]:
+    """The cheap pass's fades, and the dissolves and wipes whose frames are blends of their ends."""
+    return find_gradual_transitions(
         features,
         GradualSettings(
             black_level=settings.black_level,
@@ -332,7 +340,6 @@ def _cheap_boundaries(
         ),
         candidates,
     )
-    return decide_boundaries(candidates, gradual, table, settings.threshold)
 
 
 def _looks_truncated(info: VideoInfo, seconds: np.ndarray) -> bool:

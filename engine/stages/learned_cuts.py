@@ -24,7 +24,7 @@ stays high over every frame of a gradual transition. So:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -62,11 +62,16 @@ def learned_boundaries(
     table: EmbeddingTable | None = None,
     threshold: float = 1.0,
     signatures: np.ndarray | None = None,
+    blends: Sequence[GradualTransition] = (),
 ) -> tuple[list[Boundary], list[Boundary]]:
     """Kept and rejected boundaries, each sorted by frame, from `[N, 2]` probabilities.
 
     `cut_candidates`: the cheap pass's frame → change score; `threshold`: the encoder's τ;
-    `signatures`: `[N, D]` small pictures of every frame (no flash test without them).
+    `signatures`: `[N, D]` small pictures of every frame (no flash test without them);
+    `blends`: the cheap pass's dissolves and wipes, whose frames are measurably mixes of their
+    ends. TransNetV2 barely reacts to a wipe or a slow dissolve between moving pictures, so
+    one of these where the network proposes nothing nearby is kept too (verified by the encoder
+    when one runs, as a weak peak is).
     """
     single, within = probabilities[:, 0], probabilities[:, 1]
     black = features.luma_p95 <= black_level
@@ -90,6 +95,9 @@ def learned_boundaries(
             weak.add(frame)
         proposed.append(Boundary(frame, "cut", None, score or 0.0, probability=probability))
     proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
+    unseen = _unseen_blends(blends, proposed, settings.snap_frames)
+    weak.update(b.frame for b in unseen)
+    proposed += unseen
     if signatures is not None:
         proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
     proposed = _through_black(sorted(proposed, key=lambda b: b.frame), black, settings.fade_gap_frames)
@@ -99,6 +107,18 @@ def learned_boundaries(
         unverified = boundary.frame in weak and boundary.similarity is not None and boundary.similarity >= threshold
         (rejected if unverified else kept).append(boundary)
     return _one_per_frame(kept), rejected
+
+
+def _unseen_blends(blends: Sequence[GradualTransition], proposed: list[Boundary], reach: int) -> list[Boundary]:
+    """The blends no proposed boundary lies in or within `reach` frames of."""
+    def near(blend: GradualTransition, boundary: Boundary) -> bool:
+        first, last = boundary.span or (boundary.frame, boundary.frame)
+        return first <= blend.last + reach and last >= blend.first - reach
+
+    return [
+        Boundary(blend.boundary, blend.kind, (blend.first, blend.last), float(blend.last - blend.first + 1))
+        for blend in blends if not any(near(blend, boundary) for boundary in proposed)
+    ]
 
 
 def _peaks(values: np.ndarray, floor: float) -> list[int]:
