@@ -20,6 +20,9 @@ from filmline.engine.serve.paths import Refused, confined, library, probe_video
 from filmline.engine.writers import FORMATS
 
 PAGE = Path(__file__).with_name("page.html")
+# An oversize upload is read on (and dropped) up to this much past the limit, so a client that
+# sends its whole body before reading the answer gets the 413 rather than a reset connection.
+DRAIN_BYTES = 64 * 1024 * 1024
 
 
 class JobRequest(BaseModel):
@@ -97,9 +100,12 @@ def create_app(root: Path, state: Path, token: str | None, max_upload_bytes: int
             with path.open("wb") as file:
                 async for chunk in request.stream():
                     size += len(chunk)
-                    if size > max_upload_bytes:
-                        raise Refused(413, f"upload over the limit of {max_upload_bytes} bytes; engine-serve --max-upload-mb raises it")
-                    file.write(chunk)
+                    if size <= max_upload_bytes:
+                        file.write(chunk)
+                    elif size > max_upload_bytes + DRAIN_BYTES:
+                        break  # the client gets a reset instead of the 413 below
+            if size > max_upload_bytes:
+                raise Refused(413, f"upload over the limit of {max_upload_bytes} bytes; engine-serve --max-upload-mb raises it")
             probe_video(path)
         except BaseException:
             path.unlink(missing_ok=True)
