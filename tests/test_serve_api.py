@@ -29,6 +29,7 @@ def library(tmp_path_factory):
     write_film(outside / "secret.mp4", [Shot(20)], seed=5)
     (root / "link.mp4").symlink_to(outside / "secret.mp4")
     (root / "notes.txt").write_text("not a video\n")
+    (root / "broken.mp4").write_bytes(b"\x00" * 4096)
     return root, outside
 
 
@@ -68,6 +69,14 @@ def test_job_on_an_upload(server: Server, library) -> None:
     status, job = server.call("POST", "/jobs", {"upload": upload["upload"], "settings": CHEAP})
     assert status == 201
     assert server.wait(job["id"], ("done", "failed"))["state"] == "done"
+
+
+def test_a_film_that_does_not_decode_fails_with_one_line(server: Server) -> None:
+    _, job = server.call("POST", "/jobs", {"path": "broken.mp4", "settings": CHEAP})
+    failed = server.wait(job["id"], ("done", "failed"))
+    assert failed["state"] == "failed" and "broken.mp4" in failed["error"] and "\n" not in failed["error"]
+    status, error = server.call("GET", f"/jobs/{job['id']}/result")
+    assert status == 409 and "failed" in error["error"]
 
 
 def test_cancel_a_running_and_a_queued_job(server: Server) -> None:
