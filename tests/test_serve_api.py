@@ -4,6 +4,7 @@ middle of a job, and the requests it must refuse."""
 
 from __future__ import annotations
 
+import http.client
 import re
 import subprocess
 import sys
@@ -149,5 +150,22 @@ def test_token_required_off_localhost(library, tmp_path) -> None:
         assert status == 401 and "token" in error["error"]
         assert guarded.call("GET", "/jobs", headers={"Authorization": "Bearer wrong"})[0] == 401
         assert guarded.call("GET", "/jobs", headers={"Authorization": "Bearer s3cret"}) == (200, [])
+        connection = http.client.HTTPConnection("127.0.0.1", guarded.port, timeout=30)
+        connection.request("GET", "/?token=s3cret")  # a browser's way in: the token once, then a cookie
+        opened = connection.getresponse()
+        cookie = opened.getheader("set-cookie").split(";")[0]
+        assert opened.status == 303 and cookie == "filmline_token=s3cret"
+        assert guarded.call("GET", "/jobs", headers={"Cookie": cookie}) == (200, [])
+        assert guarded.call("GET", "/?token=wrong")[0] == 401
     finally:
         guarded.stop()
+
+
+def test_without_the_serve_extra_one_line(monkeypatch, capsys, library, tmp_path) -> None:
+    from filmline.engine.serve.cli import main as engine_serve
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "filmline.engine.serve.app", raising=False)
+    assert engine_serve(["--root", str(library[0]), "--state", str(tmp_path)]) == 3
+    assert capsys.readouterr().err.strip() == (
+        'engine-serve: engine-serve needs FastAPI and uvicorn (fastapi is missing): pip install "filmline[serve]"')

@@ -23,6 +23,7 @@ PAGE = Path(__file__).with_name("page.html")
 # An oversize upload is read on (and dropped) up to this much past the limit, so a client that
 # sends its whole body before reading the answer gets the 413 rather than a reset connection.
 DRAIN_BYTES = 64 * 1024 * 1024
+COOKIE = "filmline_token"
 
 
 class JobRequest(BaseModel):
@@ -43,10 +44,18 @@ def create_app(root: Path, state: Path, token: str | None, max_upload_bytes: int
 
     @app.middleware("http")
     async def bearer_token(request: Request, call_next):
-        if token is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.cookies.get("filmline_token", "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return JSONResponse({"error": "missing or wrong token: send Authorization: Bearer TOKEN"}, status_code=401)
+        """With --token, every request carries it: as a bearer header (the API), or as the cookie a
+        browser gets once from opening `/?token=TOKEN` (the page, its report links and downloads)."""
+        if token is None:
+            return await call_next(request)
+        if request.url.path == "/" and _same(request.query_params.get("token", ""), token):
+            opened = RedirectResponse("/", status_code=303)
+            opened.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return opened
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.cookies.get(COOKIE, "")
+        if not _same(given, token):
+            return JSONResponse({"error": "missing or wrong token: send Authorization: Bearer TOKEN "
+                                          "(in a browser, open /?token=TOKEN once)"}, status_code=401)
         return await call_next(request)
 
     @app.exception_handler(Refused)
@@ -183,3 +192,7 @@ def create_app(root: Path, state: Path, token: str | None, max_upload_bytes: int
         return FileResponse(confined(store.job_dir(job_id).resolve(), name))
 
     return app
+
+
+def _same(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())  # in constant time
