@@ -97,7 +97,8 @@ class Worker:
         self._cancel: dict[str, threading.Event] = {}
         self._runs: dict[str, Any] = {}  # settings fingerprint -> an open VideoRun (the last one only)
         for job_id in store.in_state("running"):  # the service stopped during these
-            store.update(job_id, state="interrupted", error="the service stopped during this job; POST /jobs/{id}/retry runs it again")
+            store.update(job_id, state="interrupted",
+                         error=f"the service stopped during this job; POST /jobs/{job_id}/retry runs it again")
         for job_id in store.in_state("queued"):
             self.submit(job_id)
         threading.Thread(target=self._loop, name="engine-serve-worker", daemon=True).start()
