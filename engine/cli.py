@@ -19,6 +19,7 @@ from filmline.engine.run_settings import BACKENDS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
 from filmline.engine.writers import DEFAULT_FORMATS, Views, parse_formats
 from filmline.engine.writers.cli import add_view_flags
+from filmline.engine.writers.speech import add_speech_flags, open_speaker
 
 PROG = "engine-run"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print errors only: no notes, warnings, progress bar or summary table")
     add_vlm_flags(parser)
     add_view_flags(parser, ",".join(DEFAULT_FORMATS))
+    add_speech_flags(parser)
     add_common_flags(parser)
     return parser
 
@@ -111,11 +113,14 @@ def run(args: argparse.Namespace) -> int:
     if args.series:
         check_episode_count(len(videos))
     ledger = Ledger(videos, out_dir)
+    speaker = open_speaker(args)  # a missing speech engine fails before any analysis
     try:
         with VideoRun(settings, views, out_dir, progress, ledger) as video_run:
             video_run.analyse(videos, force=args.force)
         if args.series and ledger.done:
             match_episodes(ledger, views)
+        if speaker is not None:
+            speaker.speak_all(ledger.done, out_dir)
     except KeyboardInterrupt:
         if not args.quiet:
             _print_summary(ledger.rows())

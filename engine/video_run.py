@@ -97,7 +97,8 @@ class VideoRun:
     analysis of each video."""
 
     def __init__(self, settings: RunSettings, views: Views, out_dir: Path, progress: bool | None,
-                 ledger: Ledger) -> None:
+                 ledger: Ledger, frame_progress: type | None = None) -> None:
+        from filmline.engine.progress import FrameProgress
         from filmline.engine.vlm.config import VlmConfig
 
         self.settings = settings
@@ -109,6 +110,10 @@ class VideoRun:
         self.fingerprint = settings.fingerprint()
         self.series = settings.stages.series
         self.vlm = None
+        self.encoder = None
+        self.opened = False
+        # the decode's progress: the console bar, or what a caller watches (engine-serve's jobs)
+        self.frame_progress = frame_progress or FrameProgress
 
     def __enter__(self) -> "VideoRun":
         return self
@@ -145,6 +150,14 @@ class VideoRun:
                 continue
             self.ledger.finish(video, document, features)
 
+    def analyse_one(self, video: Path, out_dir: Path) -> dict[str, Any]:
+        """One video into `out_dir`, errors raised; the models stay open for the next call
+        (engine-serve's worker runs its jobs through one VideoRun per settings)."""
+        self.out_dir = self.ledger.out_dir = out_dir
+        self._open_models()
+        document, _ = self._analyse_one(video)
+        return document
+
     def _readable(self, videos: list[Path]) -> list[Path]:
         """The videos a decoder opens; bad files fail in a second, before any model loads."""
         from filmline.engine.decode import open_decoder  # heavy: PyAV
@@ -170,12 +183,15 @@ class VideoRun:
 
         from filmline.engine.detector_setup import open_detector, with_learned_detector
 
+        if self.opened:
+            return
         s = self.settings
         self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
         self.extra = ExtraStages(s.stages, self.encoder, self.models)
         self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
         self.shot_model, self.models["shot_detector"] = open_detector(s.detector, notice)  # may build, once
         self.shot_settings = with_learned_detector(s.shots) if self.shot_model is not None else s.shots
+        self.opened = True
         for skipped in self.models["skipped"]:
             asked = skipped["stage"] == "encoder" and s.backend == "none"  # asked for: no need to tell
             told_later = skipped["stage"] == "intro" and self.series  # once the episodes are compared
@@ -187,8 +203,6 @@ class VideoRun:
         in place, they are removed again."""
         from filmline.engine.document import build_document
         from filmline.engine.pipeline import analyze_video
-        from filmline.engine.progress import FrameProgress
-
         s = self.settings
         started = time.perf_counter()
         record = run_record(video, self.fingerprint)
@@ -197,7 +211,7 @@ class VideoRun:
         taps = self.extra.start_video()
         trigger_fps = self.extra.triggers.settings.fps if self.extra.triggers is not None else None
         with self.vlm.video(self.out_dir, video.stem, s.shots.fps, trigger_fps) as vlm_taps:  # its frames go at the end
-            with FrameProgress(video.name, enabled=self.progress) as bar:
+            with self.frame_progress(video.name, enabled=self.progress) as bar:
                 analysis = analyze_video(video, self.shot_settings, self.encoder, self.out_dir,
                                          decoder_backend=s.decoder, decode_sessions=s.decode_sessions,
                                          allow_truncated=s.allow_truncated, taps=[*taps, *vlm_taps],

@@ -36,7 +36,7 @@ for name in sorted(set(names)):
         failed[name] = f"{type(err).__name__}: {err}"
 print(json.dumps({"imported": len(set(names)), "failed": failed}))
 """
-OPTIONAL = {"tensorrt"}  # the gpu extra; its modules may fail to import where it is not installed
+OPTIONAL = {"tensorrt", "fastapi"}  # the gpu and serve extras; their modules may fail to import where they are not installed
 
 
 def outside_checkout_env() -> dict[str, str]:

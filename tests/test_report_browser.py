@@ -18,34 +18,9 @@ from filmline.engine.cli import main as engine_run
 from filmline.engine.writers import ViewOptions, write_views
 from filmline.engine.writers.cli import main as engine_report
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL = "apt-get install -y chromium && pip install playwright (the system browser; no playwright install)"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser import browser, needs_chromium, page  # noqa: F401  (fixtures)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason=INSTALL)
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=INSTALL)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A page that records console errors, failed page scripts and requests that are not local files."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    opened.problems = []
-    opened.on("console", lambda m: m.type == "error" and opened.problems.append(f"console: {m.text}"))
-    opened.on("pageerror", lambda e: opened.problems.append(f"script: {e}"))
-    opened.on("request", lambda r: r.url.startswith(("file:", "data:")) or opened.problems.append(f"network: {r.url}"))
-    yield opened
-    context.close()
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
