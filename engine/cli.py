@@ -14,6 +14,7 @@ from filmline.engine.cli_support import add_common_flags, run_reporting_errors, 
 from filmline.engine.config import pipeline_defaults
 from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.inputs import expand_inputs
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.run_settings import BACKENDS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
@@ -21,7 +22,6 @@ from filmline.engine.writers import DEFAULT_FORMATS, Views, parse_formats
 from filmline.engine.writers.cli import add_view_flags
 
 PROG = "engine-run"
-VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Find the shots and key frames of long videos; write <stem>.json and <stem>.shots.csv per video.",
     )
-    parser.add_argument("videos", nargs="+", type=Path, help="video files (any container/codec FFmpeg reads)")
+    parser.add_argument("videos", nargs="+", type=Path,
+                        help="video files (any container/codec FFmpeg reads), folders (searched recursively), globs "
+                             "('films/**/*.mkv') or @list.txt (one path per line, # comments)")
     parser.add_argument("--fps", type=float, help=f"encoder sampling rate (default {defaults['fps']})")
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: current folder)")
     parser.add_argument("--config", type=Path, metavar="FILE",
@@ -101,7 +103,12 @@ def run(args: argparse.Namespace) -> int:
     views = Views(parse_formats(args.format), args.chapters)
     if not shows_progress(progress):
         silence_library_bars()
-    videos = _expand_series_folders(args.videos) if args.series else args.videos
+    inputs = expand_inputs(args.videos, recursive=not args.series)
+    for line in inputs.missing:
+        say(f"{PROG}: {line}")
+    if not inputs.videos:
+        raise BadInputError("no video to analyse among the paths given; pass video files, folders, globs or @list.txt")
+    videos = inputs.videos
     out_dir = _prepare_out_dir(args.out)
     _check_unique_stems(videos)
 
@@ -111,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.series:
         check_episode_count(len(videos))
     ledger = Ledger(videos, out_dir)
+    ledger.failures = len(inputs.missing)
     try:
         with VideoRun(settings, views, out_dir, progress, ledger) as video_run:
             video_run.analyse(videos, force=args.force)
@@ -124,20 +132,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_summary(ledger.rows())
     return BadInputError.exit_code if ledger.failures else 0
-
-
-def _expand_series_folders(paths: list[Path]) -> list[Path]:
-    """A folder given with --series stands for the videos in it, in name order."""
-    videos: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-            if not inside:
-                raise BadInputError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder; pass the episodes' folder")
-            videos += inside
-        else:
-            videos.append(path)
-    return videos
 
 
 def _prepare_out_dir(out: Path) -> Path:
