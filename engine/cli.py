@@ -103,13 +103,16 @@ def run(args: argparse.Namespace) -> int:
     views = Views(parse_formats(args.format), args.chapters)
     if not shows_progress(progress):
         silence_library_bars()
+    out_dir = _prepare_out_dir(args.out)
     inputs = expand_inputs(args.videos, recursive=not args.series)
+    if not inputs.videos:
+        *others, last = inputs.missing or ["no video to analyse among the paths given"]
+        for line in others:
+            say(f"{PROG}: {line}")
+        raise BadInputError(f"{last}; pass video files, folders, globs or @list.txt")
     for line in inputs.missing:
         say(f"{PROG}: {line}")
-    if not inputs.videos:
-        raise BadInputError("no video to analyse among the paths given; pass video files, folders, globs or @list.txt")
     videos = inputs.videos
-    out_dir = _prepare_out_dir(args.out)
     _check_unique_stems(videos)
 
     from filmline.engine.stages.series import check_episode_count  # heavy: torch

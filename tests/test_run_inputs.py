@@ -51,4 +51,4 @@ def test_a_list_file_names_its_missing_paths_and_runs_the_rest(library: Path, tm
 def test_nothing_to_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert engine_run([str(tmp_path / "*.mkv"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("engine-run: no video to analyse")
+    assert err == [f"engine-run: {tmp_path / '*.mkv'}: no file matches this pattern; pass video files, folders, globs or @list.txt"]
