@@ -15,6 +15,7 @@ from filmline.engine.config import pipeline_defaults
 from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.inputs import expand_inputs
+from filmline.engine.library.cluster import require_ray, wants_cluster
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.run_settings import BACKENDS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
@@ -82,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="progress bar on stderr (default: when stderr is a terminal)")
     parser.add_argument("--quiet", action="store_true",
                         help="print errors only: no notes, warnings, progress bar or summary table")
+    library = parser.add_argument_group("a library on Ray (pip install 'filmline[cluster]'; configs/library.yaml)")
+    library.add_argument("--workers", type=int, metavar="N",
+                         help="analyse the films on N workers of a local Ray instance started for this run")
+    library.add_argument("--ray-address", metavar="ADDR",
+                         help="join this Ray cluster (host:port of its head; default $RAY_ADDRESS): one analysis "
+                              "actor per GPU, or per node where there is none")
+    library.add_argument("--max-attempts", type=int, metavar="N",
+                         help="tries for a film whose worker dies before it is recorded failed (default 3)")
+    library.add_argument("--retry-failed", action="store_true",
+                         help="analyse again the films the journal records as failed (else a rerun skips them)")
+    library.add_argument("--hash", action="store_true",
+                         help="know a film by a SHA-256 of its content rather than its size and mtime (survives copies)")
     add_vlm_flags(parser)
     add_view_flags(parser, ",".join(DEFAULT_FORMATS))
     add_common_flags(parser)
@@ -103,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     views = Views(parse_formats(args.format), args.chapters)
     if not shows_progress(progress):
         silence_library_bars()
+    cluster = wants_cluster(args)
+    if cluster:
+        require_ray()
+        if args.series:
+            raise BadInputError("--series runs on one machine for now; leave out --workers and --ray-address")
     out_dir = _prepare_out_dir(args.out)
     inputs = expand_inputs(args.videos, recursive=not args.series)
     if not inputs.videos:
@@ -114,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
         say(f"{PROG}: {line}")
     videos = inputs.videos
     _check_unique_stems(videos)
+    if cluster:
+        from filmline.engine.library.runner import run_library
+
+        return run_library(args, settings, views, out_dir, videos, len(inputs.missing))
 
     from filmline.engine.stages.series import check_episode_count  # heavy: torch
     from filmline.engine.video_run import Ledger, VideoRun, match_episodes

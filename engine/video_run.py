@@ -133,11 +133,11 @@ class VideoRun:
         readable = self._readable(todo)
         if not readable:
             return
-        self._open_models()
+        self.open_models()
         for video in readable:
             self.ledger.current = video
             try:
-                document, features = self._analyse_one(video)
+                document, features = self.analyse_one(video)
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 self.ledger.failures += 1
@@ -163,7 +163,7 @@ class VideoRun:
             notice(f"note: decoding with PyAV: {reason}")
         return readable
 
-    def _open_models(self) -> None:
+    def open_models(self) -> None:
         from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
         from filmline.engine.extra_stages import ExtraStages
         from filmline.engine.vlm.stage import VlmStage
@@ -182,7 +182,7 @@ class VideoRun:
             if not (asked or told_later):
                 notice(skip_note(skipped))
 
-    def _analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
+    def analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
         """Analyse one video and write its result; on any failure after its key frames were put
         in place, they are removed again."""
         from filmline.engine.document import build_document
