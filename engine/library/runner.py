@@ -163,12 +163,12 @@ def _settle(ray: Any, ref: Any, actor: Any, video: Path, attempt: int, max_attem
         outcome = {"state": FAILED, "error": first_line(err.cause if err.cause is not None else err, with_type=True)}
     idle.append(actor)
     if outcome["state"] == DONE:
-        record(video, DONE, **outcome["row"])
+        record(video, DONE, worker_pid=outcome["worker_pid"], **outcome["row"])
         tally.frames += outcome["row"]["frames"]
         tally.finished_here += 1
         notice(f"{PROG}: {tally.line(running)} {video.name} done: {outcome['row']['shots']} shots")
     else:
-        record(video, FAILED, error=outcome["error"])
+        record(video, FAILED, error=outcome["error"], worker_pid=outcome.get("worker_pid"))
         tally.finished_here += 1
         say(f"{PROG}: {outcome['error']}")
 

@@ -42,5 +42,5 @@ class AnalysisWorker:
         try:
             document, _ = self.video_run.analyse_one(path)
         except EngineError as err:
-            return {"state": "failed", "error": str(err)}
-        return {"state": "done", "row": summary_row(path, document, self.out_dir, False)}
+            return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
+        return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}
