@@ -35,6 +35,7 @@ class Tally:
 
     total: int
     started: float = field(default_factory=time.monotonic)
+    working_since: float | None = None  # the actors' models open: rates and ETA leave Ray's start-up out
     rows: dict[Path, dict[str, Any]] = field(default_factory=dict)  # per film: state, attempts, shots, ...
     frames: int = 0  # decoded in this run, for frames/s over the cluster
     finished_here: int = 0
@@ -44,7 +45,7 @@ class Tally:
 
     def line(self, running: int) -> str:
         done, failed = self.count(DONE), self.count(FAILED)
-        elapsed = time.monotonic() - self.started
+        elapsed = time.monotonic() - (self.working_since or self.started)
         left = self.total - done - failed
         eta = ""
         if self.finished_here and left:
@@ -117,6 +118,7 @@ def _dispatch(ray: Any, workers: int, resources: dict[str, float], todo: list[tu
 
     try:
         start_actors(workers)
+        tally.working_since = time.monotonic()
         while queue or pending:
             while queue and idle:
                 actor, video = idle.pop(), queue.popleft()
@@ -190,9 +192,13 @@ def _print_summary(tally: Tally, out_dir: Path) -> None:
         seconds = f"{row['seconds']:.1f}" if "seconds" in row else ""
         detail = str(result_path(out_dir, video)) if row["state"] == DONE else row.get("error", row.get("note", ""))
         lines.append(f"{video.name[:28]:<28} {state:<12} {row['attempts']:>5} {shots:>6} {seconds:>8}  {detail}")
-    elapsed = time.monotonic() - tally.started
-    lines.append(f"{tally.count(DONE)} done, {tally.count(FAILED)} failed of {tally.total} in {_clock(elapsed)}"
-                 + (f" ({tally.finished_here / elapsed * 3600:.0f} films/hour)" if tally.finished_here else ""))
+    now = time.monotonic()
+    rate = ""
+    if tally.finished_here and tally.working_since is not None:
+        rate = (f" ({tally.finished_here / (now - tally.started) * 3600:.0f} films/hour, "
+                f"{tally.finished_here / (now - tally.working_since) * 3600:.0f} once the workers were up)")
+    lines.append(f"{tally.count(DONE)} done, {tally.count(FAILED)} failed of {tally.total} in "
+                 f"{_clock(now - tally.started)}{rate}")
     print("\n".join(lines), file=sys.stdout)
 
 
