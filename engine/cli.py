@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         silence_library_bars()
     cluster = wants_cluster(args)
     if cluster:
+        if args.workers is not None and args.workers < 1:
+            raise BadInputError(f"--workers {args.workers}: a library needs at least one worker; pass 1 or more")
         require_ray()
         if args.series:
             raise BadInputError("--series runs on one machine for now; leave out --workers and --ray-address")

@@ -163,3 +163,9 @@ def test_without_ray_the_line_says_how_to_install_it(films: list[Path], tmp_path
     assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "2", *CHEAP]) == 2
     assert capsys.readouterr().err.strip() == ("engine-run: --workers and --ray-address need Ray, which is not "
                                                "installed; pip install 'filmline[cluster]'")
+
+
+def test_no_workers_is_one_line(films: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "0", *CHEAP]) == 2
+    assert capsys.readouterr().err.strip() == ("engine-run: --workers 0: a library needs at least one worker; "
+                                               "pass 1 or more")
