@@ -66,6 +66,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from filmline.benchmarks import end_to_end, machine, stages
     from filmline.benchmarks.encoders import build_bench_encoder, built_encoder
     from filmline.benchmarks.films import ensure_film
+    from filmline.benchmarks.library_bench import measure_library
     from filmline.benchmarks.measure import Recorder
     from filmline.benchmarks.suites import SUITES
     from filmline.benchmarks.transnetv2_bench import measure_transnetv2
@@ -132,6 +133,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         rows = _step("end to end, side by side",
                      lambda: end_to_end.run_side_by_side(rec, films, real_encoder=args.real_encoder, **options))
         rows += _season(rec, suite, cache, options)
+        if suite.library:
+            _step("library on Ray", lambda: measure_library(rec, films, repeats, Path(work)))
     return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, encoder, rows)
 
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 _PACKAGES = ("filmline", "torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "triton", "transformers", "av",
-             "numpy", "scenedetect", "opencv-python-headless", "opencv-python", "matplotlib")
+             "numpy", "scenedetect", "opencv-python-headless", "opencv-python", "matplotlib", "ray")
 
 
 def cores() -> int:

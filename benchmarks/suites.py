@@ -79,6 +79,7 @@ class Suite:
     transnetv2: bool = True  # the TransNetV2 figure (benchmarks.transnetv2_bench; exports the model once)
     vlm_model: str = "random:tiny"  # benchmarks.vlm_bench: a folder, a hub id or random:SHAPE
     vlm_prompts: int = 4  # prompts per vision-language figure
+    library: bool = True  # films/hour sequential vs --workers 1 and 2 (benchmarks.library_bench; Ray starts cost seconds)
 
 
 _CPU_FILMS = (
@@ -95,7 +96,8 @@ SUITES = {
         Suite("smoke", "one 14 s 320x180 film with every transition and hard negative, tiny encoder; checks the "
               "harness end to end, its numbers say little",
               (FilmSpec("smoke-dense", 8, (320, 180), "25", "h264", "mkv", seed=11, dense=True),),
-              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1, transnetv2=False),
+              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1, transnetv2=False,
+              library=False),
         Suite("cpu", "480p/720p/1080p films (H.264 and HEVC, MKV and MP4), SigLIP-base-sized encoder on the CPU",
               _CPU_FILMS, encoder="base", encoder_batch=8, warmup=1, repeats=3,
               season=SeasonSpec("season-2x36s-480p", 2, 36, 8, 6, with_encoder=False)),
@@ -112,7 +114,7 @@ SUITES = {
               (), encoder="tiny", encoder_batch=1, warmup=0, repeats=1, vlm_prompts=0),
         Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
               (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
-              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0,
+              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0, library=False,
               season=SeasonSpec("season-20min-480p", 3, 1200, 60, 30)),
     )
 }

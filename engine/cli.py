@@ -14,6 +14,8 @@ from filmline.engine.cli_support import add_common_flags, run_reporting_errors, 
 from filmline.engine.config import pipeline_defaults
 from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.inputs import expand_inputs
+from filmline.engine.library.cluster import require_ray, wants_cluster
 from filmline.engine.progress import shows_progress, silence_library_bars
 from filmline.engine.run_settings import BACKENDS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
@@ -22,7 +24,6 @@ from filmline.engine.writers.cli import add_view_flags
 from filmline.engine.writers.speech import add_speech_flags, open_speaker
 
 PROG = "engine-run"
-VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".m4v", ".avi", ".webm", ".ts", ".mts", ".mpg", ".mpeg")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Find the shots and key frames of long videos; write <stem>.json and <stem>.shots.csv per video.",
     )
-    parser.add_argument("videos", nargs="+", type=Path, help="video files (any container/codec FFmpeg reads)")
+    parser.add_argument("videos", nargs="+", type=Path,
+                        help="video files (any container/codec FFmpeg reads), folders (searched recursively), globs "
+                             "('films/**/*.mkv') or @list.txt (one path per line, # comments)")
     parser.add_argument("--fps", type=float, help=f"encoder sampling rate (default {defaults['fps']})")
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: current folder)")
     parser.add_argument("--config", type=Path, metavar="FILE",
@@ -81,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="progress bar on stderr (default: when stderr is a terminal)")
     parser.add_argument("--quiet", action="store_true",
                         help="print errors only: no notes, warnings, progress bar or summary table")
+    library = parser.add_argument_group("a library on Ray (pip install 'filmline[cluster]'; configs/library.yaml)")
+    library.add_argument("--workers", type=int, metavar="N",
+                         help="analyse the films on N workers of a local Ray instance started for this run")
+    library.add_argument("--ray-address", metavar="ADDR",
+                         help="join this Ray cluster (host:port of its head; default $RAY_ADDRESS): one analysis "
+                              "actor per GPU, or per node where there is none")
+    library.add_argument("--max-attempts", type=int, metavar="N",
+                         help="tries for a film whose worker dies before it is recorded failed (default 3)")
+    library.add_argument("--retry-failed", action="store_true",
+                         help="analyse again the films the journal records as failed (else a rerun skips them)")
+    library.add_argument("--hash", action="store_true",
+                         help="know a film by a SHA-256 of its content rather than its size and mtime (survives copies)")
     add_vlm_flags(parser)
     add_view_flags(parser, ",".join(DEFAULT_FORMATS))
     add_speech_flags(parser)
@@ -103,9 +118,28 @@ def run(args: argparse.Namespace) -> int:
     views = Views(parse_formats(args.format), args.chapters)
     if not shows_progress(progress):
         silence_library_bars()
-    videos = _expand_series_folders(args.videos) if args.series else args.videos
+    cluster = wants_cluster(args)
+    if cluster:
+        if args.workers is not None and args.workers < 1:
+            raise BadInputError(f"--workers {args.workers}: a library needs at least one worker; pass 1 or more")
+        require_ray()
+        if args.series:
+            raise BadInputError("--series runs on one machine for now; leave out --workers and --ray-address")
     out_dir = _prepare_out_dir(args.out)
+    inputs = expand_inputs(args.videos, recursive=not args.series)
+    if not inputs.videos:
+        *others, last = inputs.missing or ["no video to analyse among the paths given"]
+        for line in others:
+            say(f"{PROG}: {line}")
+        raise BadInputError(f"{last}; pass video files, folders, globs or @list.txt")
+    for line in inputs.missing:
+        say(f"{PROG}: {line}")
+    videos = inputs.videos
     _check_unique_stems(videos)
+    if cluster:
+        from filmline.engine.library.runner import run_library
+
+        return run_library(args, settings, views, out_dir, videos, len(inputs.missing))
 
     from filmline.engine.stages.series import check_episode_count  # heavy: torch
     from filmline.engine.video_run import Ledger, VideoRun, match_episodes
@@ -113,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.series:
         check_episode_count(len(videos))
     ledger = Ledger(videos, out_dir)
+    ledger.failures = len(inputs.missing)
     speaker = open_speaker(args)  # a missing speech engine fails before any analysis
     try:
         with VideoRun(settings, views, out_dir, progress, ledger) as video_run:
@@ -129,20 +164,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_summary(ledger.rows())
     return BadInputError.exit_code if ledger.failures else 0
-
-
-def _expand_series_folders(paths: list[Path]) -> list[Path]:
-    """A folder given with --series stands for the videos in it, in name order."""
-    videos: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-            if not inside:
-                raise BadInputError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder; pass the episodes' folder")
-            videos += inside
-        else:
-            videos.append(path)
-    return videos
 
 
 def _prepare_out_dir(out: Path) -> Path:

@@ -138,11 +138,11 @@ class VideoRun:
         readable = self._readable(todo)
         if not readable:
             return
-        self._open_models()
+        self.open_models()
         for video in readable:
             self.ledger.current = video
             try:
-                document, features = self._analyse_one(video)
+                document, features = self.analyse_one(video)
             except BadInputError as err:
                 say(f"{PROG}: {err}")
                 self.ledger.failures += 1
@@ -150,12 +150,12 @@ class VideoRun:
                 continue
             self.ledger.finish(video, document, features)
 
-    def analyse_one(self, video: Path, out_dir: Path) -> dict[str, Any]:
+    def analyse_into(self, video: Path, out_dir: Path) -> dict[str, Any]:
         """One video into `out_dir`, errors raised; the models stay open for the next call
         (engine-serve's worker runs its jobs through one VideoRun per settings)."""
         self.out_dir = self.ledger.out_dir = out_dir
-        self._open_models()
-        document, _ = self._analyse_one(video)
+        self.open_models()
+        document, _ = self.analyse_one(video)
         return document
 
     def _readable(self, videos: list[Path]) -> list[Path]:
@@ -176,12 +176,11 @@ class VideoRun:
             notice(f"note: decoding with PyAV: {reason}")
         return readable
 
-    def _open_models(self) -> None:
+    def open_models(self) -> None:
+        from filmline.engine.detector_setup import open_detector, with_learned_detector
         from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
         from filmline.engine.extra_stages import ExtraStages
         from filmline.engine.vlm.stage import VlmStage
-
-        from filmline.engine.detector_setup import open_detector, with_learned_detector
 
         if self.opened:
             return
@@ -198,11 +197,12 @@ class VideoRun:
             if not (asked or told_later):
                 notice(skip_note(skipped))
 
-    def _analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
+    def analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
         """Analyse one video and write its result; on any failure after its key frames were put
         in place, they are removed again."""
         from filmline.engine.document import build_document
         from filmline.engine.pipeline import analyze_video
+
         s = self.settings
         started = time.perf_counter()
         record = run_record(video, self.fingerprint)

@@ -45,7 +45,9 @@ def serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from filmline.engine.serve.app import create_app
-    except ImportError as err:
+    except ModuleNotFoundError as err:
+        if err.name not in ("fastapi", "uvicorn", "starlette", "pydantic"):
+            raise  # our own import broke: a bug, not a missing extra
         raise MissingModelError(f"engine-serve needs FastAPI and uvicorn ({err.name} is missing): {INSTALL}") from err
     app = create_app(args.root, args.state, args.token, int(args.max_upload_mb * 1024 * 1024))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

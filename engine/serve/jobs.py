@@ -152,7 +152,7 @@ class Worker:
                                                 out_dir, False, Ledger([video], out_dir))}
         run = self._runs[fingerprint]
         run.frame_progress = _progress_for(self.store, job_id, self._cancel[job_id])
-        run.analyse_one(video, out_dir)
+        run.analyse_into(video, out_dir)
 
 
 def _is_engine_error(err: BaseException) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from filmline.engine.cli import VIDEO_SUFFIXES
+from filmline.engine.inputs import VIDEO_SUFFIXES
 
 
 class Refused(Exception):

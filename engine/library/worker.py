@@ -1,0 +1,46 @@
+"""The analysis actor: a `VideoRun` whose models are opened once, in the actor's process (which
+also decodes: NVDEC on its GPU), then one film at a time, its result written into the output
+folder by the actor as soon as it is done."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from filmline.engine.errors import EngineError
+from filmline.engine.run_settings import RunSettings
+from filmline.engine.writers import Views
+
+
+class AnalysisWorker:
+    """Made a Ray actor by the runner (`ray.remote(AnalysisWorker)`), so this module needs no Ray."""
+
+    def __init__(self, settings: RunSettings, views: Views, out_dir: Path) -> None:
+        from filmline.engine.cli_support import set_quiet
+        from filmline.engine.video_run import Ledger, VideoRun
+
+        set_quiet(True)  # the driver tells the user what happened; an actor's notes would go to Ray's logs
+        self.out_dir = out_dir
+        self.failure: EngineError | None = None
+        self.video_run = VideoRun(settings, views, out_dir, False, Ledger([], out_dir))
+        try:
+            self.video_run.open_models()
+        except EngineError as err:  # handed to the driver by `ready`, which stops the run with it
+            self.failure = err
+
+    def ready(self) -> tuple[int, EngineError | None]:
+        """This actor's process id (the journal names who holds a film) and why it cannot work."""
+        return os.getpid(), self.failure
+
+    def analyse(self, video: str) -> dict[str, Any]:
+        """One film: `{"state": "done", "row": ...}` or `{"state": "failed", "error": line}` for
+        a film that cannot be analysed (bad input is not retried; a dead worker is, by the driver)."""
+        from filmline.engine.video_run import summary_row
+
+        path = Path(video)
+        try:
+            document, _ = self.video_run.analyse_one(path)
+        except EngineError as err:
+            return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
+        return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}
