@@ -21,14 +21,15 @@ from typing import Any, Callable, Iterator
 import torch
 
 from filmline.engine.backends.base import EncoderInfo
+from filmline.engine.backends.families import encoder_family
 from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+from filmline.engine.backends.weights import Encoder, WeightsSource, load_encoder, locate_weights
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
-from filmline.export.loading import Encoder, WeightsSource, load_encoder, locate_weights
-from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
+from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 from filmline.export.onnx_export import export_onnx
 from filmline.export.validate import Parity, check_parity
 
@@ -82,7 +83,7 @@ class BuildResult:
 def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the artifact `request` describes; typed `EngineError`s on failure."""
     spec = model_spec(request.model)
-    export_config(spec)  # an unexportable family fails before anything slow
+    encoder_family(spec)  # an unexportable family fails before anything slow
     if request.precision not in PRECISIONS:
         raise BadInputError(
             f"invalid precision '{request.precision}': choose one of {', '.join(PRECISIONS)}"
@@ -108,7 +109,7 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         else:
             build_image_engine(
                 trt_build, encoder, _info(encoder), request.precision, request.batch, work, target, files, parity,
-                lambda precision: export_config(encoder.spec).tolerance(encoder.spec, precision), progress,
+                lambda precision: encoder_family(encoder.spec).tolerance(encoder.spec, precision), progress,
             )
         manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
@@ -130,7 +131,7 @@ def _export_and_check(
 
 def _onnx_parity(encoder: Encoder, path: Path, precision: str) -> Parity:
     runner = OnnxRuntimeRunner(path, _info(encoder))
-    tolerance = export_config(encoder.spec).tolerance(encoder.spec, precision)
+    tolerance = encoder_family(encoder.spec).tolerance(encoder.spec, precision)
     return check_parity(
         runner.run, encoder, backend="onnxruntime", precision=precision, tolerance=tolerance
     )
@@ -255,7 +256,7 @@ def _manifest(
             "mean": list(encoder.mean),
             "std": list(encoder.std),
         },
-        "output": {"name": OUTPUT_NAME, "from": export_config(spec).output},
+        "output": {"name": OUTPUT_NAME, "from": encoder_family(spec).output},
         "embedding_dim": encoder.embedding_dim,
         "precision": request.precision,
         "batch": dataclasses.asdict(request.batch),

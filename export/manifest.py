@@ -1,7 +1,7 @@
-"""`manifest.json`: what an artifact folder holds, how it was built, how well it matches PyTorch.
+"""Writing `manifest.json`: how an artifact was built and how well it matches PyTorch.
 
-Light on purpose (json and hashlib only): the runtime reads manifests before it decides which
-heavy runtime to import.
+The names and the reading side live in the engine (`filmline.engine.backends.manifest`); the
+build package depends on them, never the reverse.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from filmline.engine.backends.manifest import (  # noqa: F401 (the file names, for builders)
+    ENGINE_FILE,
+    FORMAT,
+    MANIFEST,
+    ONNX_FILE,
+    ONNX_FP16_FILE,
+    TIMING_CACHE_FILE,
+    manifest_hash,
+    read_manifest,
+)
 from filmline.engine.errors import MissingModelError
 from filmline.engine.file_hash import file_sha256
-
-MANIFEST = "manifest.json"
-ONNX_FILE = "model.onnx"
-ONNX_FP16_FILE = "model.fp16.onnx"
-ENGINE_FILE = "model.plan"
-TIMING_CACHE_FILE = "timing.cache"
-FORMAT = 1  # bump when the layout changes; older artifacts are rebuilt
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -29,30 +32,6 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     manifest["sha256"] = {name: file_sha256(folder / name) for name in manifest.get("files", {}).values()}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / MANIFEST).write_text(text, encoding="utf-8")
-
-
-def read_manifest(folder: Path | str) -> dict[str, Any]:
-    """The manifest of an artifact folder; a `MissingModelError` naming the fix when absent."""
-    path = Path(folder) / MANIFEST
-    rebuild = f"run `engine-build --model {Path(folder).name} --force`"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingModelError(f"no built model in {Path(folder)}: {rebuild}") from None
-    except (OSError, ValueError) as err:
-        raise MissingModelError(f"unreadable manifest {path} ({err}): {rebuild}") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise MissingModelError(f"{path} is from another version of the engine: {rebuild}")
-    return manifest
-
-
-def manifest_hash(folder: Path | str) -> str:
-    """A short stable id of one build (12 hex digits of the manifest's sha256) for result files."""
-    path = Path(folder) / MANIFEST
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    except FileNotFoundError:
-        raise MissingModelError(f"no built model in {Path(folder)}: run engine-build") from None
 
 
 def build_key(inputs: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from filmline.engine.backends.base import BACKENDS, EncoderInfo, Runner
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
-from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
 _FIXES = {
     "tensorrt": "install TensorRT on a CUDA machine and run `engine-build --model {model} "
@@ -58,7 +58,7 @@ def available_backends() -> list[BackendStatus]:
     """Every runtime, fastest first, with its version and device or the reason it cannot run."""
     statuses = []
     for name in BACKENDS:
-        problem = _runtime_problem(name)
+        problem = runtime_problem(name)
         detail = problem if problem else _describe(name)
         statuses.append(BackendStatus(name, problem is None, detail))
     return statuses
@@ -116,7 +116,7 @@ def _auto(
     files = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     unloadable = None
     for name in auto_order():
-        if _runtime_problem(name) is not None:
+        if runtime_problem(name) is not None:
             continue
         if name in files and (artifact is None or artifact.file(files[name]) is None):
             continue
@@ -135,7 +135,7 @@ def _auto(
 
 
 def _built_from(artifact: _Artifact, spec: ModelSpec, weights: str) -> bool:
-    from filmline.export.loading import locate_weights
+    from filmline.engine.backends.weights import locate_weights
 
     source = locate_weights(spec, weights)
     built = artifact.manifest["weights"]
@@ -183,7 +183,7 @@ def _torch(
 ) -> Runner:
     """Reload the manifest's weights (or `weights`); cite the manifest only if they match it."""
     from filmline.engine.backends.torch_runner import TorchRunner
-    from filmline.export.loading import load_encoder
+    from filmline.engine.backends.weights import load_encoder
 
     built = artifact.manifest["weights"] if artifact else {}
     encoder = load_encoder(spec, weights or built.get("source"))
@@ -204,13 +204,13 @@ _CONSTRUCTORS = {"tensorrt": _tensorrt, "onnxruntime": _onnxruntime, "torch": _t
 
 
 def _require_runtime(name: str, spec: ModelSpec) -> None:
-    problem = _runtime_problem(name)
+    problem = runtime_problem(name)
     if problem is not None:
         fix = _FIXES[name].format(model=spec.name)
         raise BackendError(f"backend {name} is unavailable: {problem}; {fix}")
 
 
-def _runtime_problem(name: str) -> str | None:
+def runtime_problem(name: str) -> str | None:
     """Why runtime `name` cannot run here, or None. Imports it, so only call when needed."""
     if importlib.util.find_spec(name) is None:
         return f"the {name} package is not installed"
@@ -227,7 +227,7 @@ def _runtime_problem(name: str) -> str | None:
 
 
 def _onnxruntime_has_cuda() -> bool:
-    if _runtime_problem("onnxruntime") is not None:
+    if runtime_problem("onnxruntime") is not None:
         return False
     import onnxruntime
 

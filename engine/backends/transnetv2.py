@@ -17,7 +17,7 @@ import numpy as np
 from filmline.engine.errors import BackendError, BadInputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH, WINDOW
-from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
 MODEL_NAME = "transnetv2"
 ITEM_SHAPE = (WINDOW, HEIGHT, WIDTH, 3)

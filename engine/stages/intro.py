@@ -22,7 +22,7 @@ import numpy as np
 from filmline.engine.config import read_config
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
-from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
 MODEL_NAME = "intro"
 BACKENDS = ("tensorrt", "onnxruntime", "torch")

@@ -162,7 +162,7 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
     manifest's `head.runtime` records.
     """
     from filmline.engine.backends import EncoderInfo, available_backends
-    from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+    from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
     if backend not in BACKENDS:
         raise BadInputError(f"unknown trigger backend '{backend}': choose one of {', '.join(BACKENDS)}")
