@@ -18,10 +18,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from filmline.engine.backends.base import ModelInput
+from filmline.engine.backends.windows import graph_runner
 from filmline.engine.errors import BackendError, BadInputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
-from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
+from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT
 from filmline.export import manifest as mf
 from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from filmline.export.models import OPSET
@@ -78,7 +80,7 @@ def build_from_checkpoint(
         files = {"onnx": mf.ONNX_FILE, "weights": WEIGHTS_FILE}
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch, windows of {model.config.window}) ...")
         export_onnx(model, work / mf.ONNX_FILE)
-        parity = {"onnxruntime": check_parity(onnx_run(work / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
+        parity = {"onnxruntime": check_parity(_run("onnxruntime", work / mf.ONNX_FILE, model), model, "onnxruntime", "fp32")}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
@@ -149,15 +151,22 @@ def _build_tensorrt(
         onnx_file = mf.ONNX_FP16_FILE
         export_onnx(model, staging / onnx_file, dtype=torch.float16)
         files["onnx_fp16"] = onnx_file
-        parity["onnxruntime-fp16"] = check_parity(onnx_run(staging / onnx_file), model, "onnxruntime", "fp16")
+        parity["onnxruntime-fp16"] = check_parity(_run("onnxruntime", staging / onnx_file, model), model, "onnxruntime", "fp16")
         progress(parity["onnxruntime-fp16"].summary())
     progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
     _tensorrt_engine(staging / onnx_file, staging, target, model, batch, fp16 and trt_build.HAS_FP16_FLAG)
     files["tensorrt"] = mf.ENGINE_FILE
     files["timing_cache"] = mf.TIMING_CACHE_FILE
-    run = tensorrt_run(staging / mf.ENGINE_FILE, model.config.window, model.config.dim, precision)
+    run = _run("tensorrt", staging / mf.ENGINE_FILE, model, precision)
     parity["tensorrt"] = check_parity(run, model, "tensorrt", precision)
     progress(parity["tensorrt"].summary())
+
+
+
+def _run(runtime: str, path: Path, model: IntroTransformer, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
+    """The built graph at `path` on `runtime`, reading windows of the model's shape."""
+    item = ModelInput(MODEL_NAME, (model.config.window, model.config.dim))
+    return graph_runner(runtime, path, item, precision).run
 
 
 def _tensorrt_engine(

@@ -18,8 +18,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from filmline.engine.backends.onnxruntime_runner import session_run
+from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.transnetv2 import BUILD_FIX, INPUT_NAME, ITEM_SHAPE, MODEL_NAME, OUTPUT_NAME
+from filmline.engine.backends.windows import graph_runner
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError
 from filmline.engine.home import artifact_dir
@@ -72,7 +73,7 @@ def build(
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch of {ITEM_SHAPE[0]}-frame windows) ...")
         export_onnx(model, work / mf.ONNX_FILE)
         files = {"onnx": mf.ONNX_FILE}
-        parity = {"onnxruntime": check_parity(session_run(work / mf.ONNX_FILE, BUILD_FIX), model, "onnxruntime",
+        parity = {"onnxruntime": check_parity(_run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime",
                                               "fp32", tolerance["parity_max_abs_error"])}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
@@ -122,15 +123,13 @@ def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: Ba
                     progress: Callable[[str], None]) -> None:
     """Engine, timing cache and TensorRT parity through the shared builder. UNVERIFIED: TensorRT
     cannot be installed where this was written."""
-    from filmline.engine.backends.transnetv2 import tensorrt_run
-
     onnx_file, fp16 = mf.ONNX_FILE, precision == "fp16"
     limit = tolerance["fp16_max_abs_error"] if fp16 else tolerance["parity_max_abs_error"]
     if fp16 and not trt_build.HAS_FP16_FLAG:
         progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
         onnx_file = files["onnx_fp16"] = mf.ONNX_FP16_FILE
         export_onnx(model, work / onnx_file, dtype=torch.float16)
-        parity["onnxruntime-fp16"] = check_parity(session_run(work / onnx_file, BUILD_FIX), model, "onnxruntime", "fp16", limit)
+        parity["onnxruntime-fp16"] = check_parity(_run("onnxruntime", work / onnx_file), model, "onnxruntime", "fp16", limit)
         progress(parity["onnxruntime-fp16"].summary())
     progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
     trt_build.build_engine(
@@ -139,8 +138,14 @@ def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: Ba
         previous_timing_cache=target / mf.TIMING_CACHE_FILE,
     )
     files["tensorrt"], files["timing_cache"] = mf.ENGINE_FILE, mf.TIMING_CACHE_FILE
-    parity["tensorrt"] = check_parity(tensorrt_run(work / mf.ENGINE_FILE, precision), model, "tensorrt", precision, limit)
+    parity["tensorrt"] = check_parity(_run("tensorrt", work / mf.ENGINE_FILE, precision), model, "tensorrt", precision, limit)
     progress(parity["tensorrt"].summary())
+
+
+
+def _run(runtime: str, path: Path, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
+    """The built graph at `path` on `runtime`, reading frame windows."""
+    return graph_runner(runtime, path, ModelInput(MODEL_NAME, ITEM_SHAPE), precision).run
 
 
 def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) -> str:
