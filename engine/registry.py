@@ -13,7 +13,8 @@ from typing import Any
 
 from filmline.engine.errors import BadInputError
 
-_TABLE: dict[str, dict[str, str]] = {
+# kind → name → "module:attribute" (a module alone for builders)
+TABLE: dict[str, dict[str, str]] = {
     "decoder": {
         "pyav": "filmline.engine.decode.pyav:PyAVDecoder",
         "nvdec": "filmline.engine.decode.nvdec:NvdecDecoder",
@@ -37,15 +38,15 @@ _TABLE: dict[str, dict[str, str]] = {
 
 def names(kind: str) -> tuple[str, ...]:
     """The names registered for `kind`, in table order."""
-    return tuple(_TABLE[kind])
+    return tuple(TABLE[kind])
 
 
 def lookup(kind: str, name: str) -> Any:
     """The object (or module) `name` stands for, imported now; a `BadInputError` listing the
     valid names when there is none."""
-    target = _TABLE[kind].get(name)
+    target = TABLE[kind].get(name)
     if target is None:
-        raise BadInputError(f"unknown {kind} '{name}': choose one of {', '.join(_TABLE[kind])}")
+        raise BadInputError(f"unknown {kind} '{name}': choose one of {', '.join(TABLE[kind])}")
     module, _, attribute = target.partition(":")
     loaded = importlib.import_module(module)
     return getattr(loaded, attribute) if attribute else loaded

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from filmline.engine import registry
+
 if TYPE_CHECKING:
     import torch
 
 Pixels = Union[np.ndarray, "torch.Tensor"]
-BACKENDS = ("tensorrt", "onnxruntime", "torch")
+BACKENDS = registry.names("runtime")  # fastest first
 
 
 @dataclass(frozen=True)

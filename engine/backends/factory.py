@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filmline.engine.backends.base import BACKENDS, EncoderInfo, Runner
+from filmline.engine import registry
+from filmline.engine.backends.base import BACKENDS, EncoderInfo, ModelInput, Runner
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
@@ -29,6 +30,7 @@ _FIXES = {
     "onnxruntime": "pip install onnxruntime, or use backend torch",
     "torch": "pip install torch",
 }
+GRAPH_FILES = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}  # runtime → its manifest `files` entry
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,11 @@ def create_runner(
 def _auto(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    files = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     unloadable = None
     for name in auto_order():
         if runtime_problem(name) is not None:
             continue
-        if name in files and (artifact is None or artifact.file(files[name]) is None):
+        if name in GRAPH_FILES and (artifact is None or artifact.file(GRAPH_FILES[name]) is None):
             continue
         if name != "torch":
             return _CONSTRUCTORS[name](spec, folder, artifact, weights, precision)
@@ -153,36 +154,31 @@ def auto_order() -> list[str]:
 def _tensorrt(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
-
     engine = artifact.file("tensorrt") if artifact else None
     if artifact is None or engine is None:
         raise MissingModelError(
             f"no TensorRT engine for {spec.name} in {folder}: run "
             f"`engine-build --model {spec.name} --force` on this machine"
         )
-    return TensorRTRunner(engine, artifact.info(), precision=artifact.manifest["precision"])
+    return graph_runner("tensorrt", engine, artifact.info(), artifact.manifest["precision"])
 
 
 def _onnxruntime(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-
     graph = artifact.file("onnx") if artifact else None
     if artifact is None or graph is None:
         raise MissingModelError(
             f"no ONNX model for {spec.name} in {folder}: run "
             f"`engine-build --model {spec.name} --weights DIR`"
         )
-    return OnnxRuntimeRunner(graph, artifact.info())
+    return graph_runner("onnxruntime", graph, artifact.info())
 
 
 def _torch(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     """Reload the manifest's weights (or `weights`); cite the manifest only if they match it."""
-    from filmline.engine.backends.torch_runner import TorchRunner
     from filmline.engine.backends.weights import load_encoder
 
     built = artifact.manifest["weights"] if artifact else {}
@@ -197,7 +193,14 @@ def _torch(
         embedding_dim=encoder.embedding_dim,
         manifest_hash=artifact.hash if same else None,
     )
-    return TorchRunner(encoder, info, precision=precision)
+    return registry.lookup("runtime", "torch")(encoder, info, precision=precision)
+
+
+def graph_runner(name: str, path: Path, model_input: EncoderInfo | ModelInput, precision: str = "fp32") -> Runner:
+    """The built graph `path` on runtime `name` (tensorrt or onnxruntime), reading `model_input`
+    items (pixels for an `EncoderInfo`). `precision` is what a TensorRT engine was built in (ONNX Runtime reads it off the graph)."""
+    runner = registry.lookup("runtime", name)
+    return runner(path, model_input, precision=precision) if name == "tensorrt" else runner(path, model_input)
 
 
 _CONSTRUCTORS = {"tensorrt": _tensorrt, "onnxruntime": _onnxruntime, "torch": _torch}

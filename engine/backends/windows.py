@@ -17,12 +17,12 @@ import numpy as np
 
 from filmline.engine import registry
 from filmline.engine.backends.base import ModelInput
+from filmline.engine.backends.factory import GRAPH_FILES, auto_order, graph_runner
 from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
 
 WindowRun = Callable[[np.ndarray], np.ndarray]  # float32 [B, *item_shape] → float32 [B, ...]
-_FILES = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,6 @@ def open_window_model(spec: WindowModelSpec, backend: str = "auto", home: Path |
         raise MissingModelError(f"no {spec.name} model in {folder}: run `{spec.build_fix}`")
     manifest = read_manifest(folder) if has_manifest else None
     if backend == "auto":
-        from filmline.engine.backends.factory import auto_order
-
         order = auto_order()
     else:
         order = [backend]
@@ -83,7 +81,7 @@ def open_window_model(spec: WindowModelSpec, backend: str = "auto", home: Path |
 
 def _problem(spec: WindowModelSpec, name: str, folder: Path, manifest: dict[str, Any] | None) -> str | None:
     """Why runtime `name` cannot run this artifact here, or None."""
-    kind = _FILES.get(name, spec.torch_file)
+    kind = GRAPH_FILES.get(name, spec.torch_file)
     if kind is not None:
         file = (manifest or {}).get("files", {}).get(kind)
         if file is None or not (folder / file).is_file():
@@ -104,16 +102,9 @@ def _open(spec: WindowModelSpec, name: str, folder: Path, manifest: dict[str, An
         run, device, precision = _torch_run(spec, folder, manifest)
         return WindowModel(run, "torch", device, precision, identity if spec.torch_file else None, manifest)
     assert manifest is not None  # _problem found the runtime's file in it
-    runner = graph_runner(name, folder / manifest["files"][_FILES[name]],
+    runner = graph_runner(name, folder / manifest["files"][GRAPH_FILES[name]],
                           ModelInput(spec.name, spec.item_shape(manifest), identity), manifest.get("precision", "fp32"))
     return WindowModel(runner.run, name, runner.device, runner.precision, identity, manifest)
-
-
-def graph_runner(name: str, path: Path, model_input: ModelInput, precision: str = "fp32") -> Any:
-    """The built graph `path` on runtime `name` (tensorrt or onnxruntime), reading `model_input`
-    items. `precision` is what a TensorRT engine was built in (ONNX Runtime reads it off the graph)."""
-    runner = registry.lookup("runtime", name)
-    return runner(path, model_input, precision=precision) if name == "tensorrt" else runner(path, model_input)
 
 
 def _torch_run(spec: WindowModelSpec, folder: Path, manifest: dict[str, Any] | None) -> tuple[WindowRun, str, str]:
