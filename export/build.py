@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -245,7 +244,6 @@ def _manifest(
 ) -> dict[str, Any]:
     source = encoder.source
     return {
-        "format": mf.FORMAT,
         "model": spec.name,
         "family": spec.family,
         "weights": {"kind": source.kind, "source": source.location, "revision": source.revision},
@@ -258,16 +256,8 @@ def _manifest(
         },
         "output": {"name": OUTPUT_NAME, "from": encoder_family(spec).output},
         "embedding_dim": encoder.embedding_dim,
-        "precision": request.precision,
-        "batch": dataclasses.asdict(request.batch),
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=request.precision, batch=request.batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +19,7 @@ import torch
 
 from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.windows import graph_runner
-from filmline.engine.errors import BackendError, BadInputError
+from filmline.engine.errors import BadInputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
 from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT
@@ -154,7 +153,11 @@ def _build_tensorrt(
         parity["onnxruntime-fp16"] = check_parity(_run("onnxruntime", staging / onnx_file, model), model, "onnxruntime", "fp16")
         progress(parity["onnxruntime-fp16"].summary())
     progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    _tensorrt_engine(staging / onnx_file, staging, target, model, batch, fp16 and trt_build.HAS_FP16_FLAG)
+    trt_build.build_engine(
+        staging / onnx_file, staging / mf.ENGINE_FILE, staging / mf.TIMING_CACHE_FILE, input_name=WINDOW_INPUT,
+        item_shape=(model.config.window, model.config.dim), batch=(batch.min, batch.opt, batch.max),
+        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG, previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+    )
     files["tensorrt"] = mf.ENGINE_FILE
     files["timing_cache"] = mf.TIMING_CACHE_FILE
     run = _run("tensorrt", staging / mf.ENGINE_FILE, model, precision)
@@ -169,41 +172,6 @@ def _run(runtime: str, path: Path, model: IntroTransformer, precision: str = "fp
     return graph_runner(runtime, path, item, precision).run
 
 
-def _tensorrt_engine(
-    onnx_path: Path, staging: Path, target: Path, model: IntroTransformer, batch: BatchProfile, fp16_flag: bool
-) -> None:
-    """`export.tensorrt_build.build_engine` with a [batch, W, D] profile instead of images."""
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise BackendError(f"TensorRT {trt.__version__} cannot parse {onnx_path.name}: {errors}")
-    config = builder.create_builder_config()
-    if fp16_flag:
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif hasattr(trt.BuilderFlag, "TF32"):
-        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 must meet fp32 tolerances
-    profile = builder.create_optimization_profile()
-    window, dim = model.config.window, model.config.dim
-    profile.set_shape(WINDOW_INPUT, *((b, window, dim) for b in (batch.min, batch.opt, batch.max)))
-    config.add_optimization_profile(profile)
-    previous = target / mf.TIMING_CACHE_FILE
-    seed = previous.read_bytes() if previous.is_file() else b""
-    config.set_timing_cache(config.create_timing_cache(seed), ignore_mismatch=True)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise BackendError(
-            f"TensorRT {trt.__version__} could not build the intro engine: try a smaller --batch maximum "
-            "or --precision fp32"
-        )
-    (staging / mf.ENGINE_FILE).write_bytes(memoryview(plan))
-    (staging / mf.TIMING_CACHE_FILE).write_bytes(memoryview(config.get_timing_cache().serialize()))
-
-
 def _manifest(
     loaded: LoadedIntro,
     precision: str,
@@ -215,7 +183,6 @@ def _manifest(
 ) -> dict[str, Any]:
     config = loaded.model.config
     return {
-        "format": mf.FORMAT,
         "model": MODEL_NAME,
         "family": FAMILY,
         "weights": {"kind": "checkpoint", "source": str(loaded.source), "revision": f"sha256:{loaded.sha256}"},
@@ -230,14 +197,6 @@ def _manifest(
         },
         "config": config.as_dict(),
         "training_metrics": loaded.metrics,
-        "precision": precision,
-        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,29 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     manifest["sha256"] = {name: file_sha256(folder / name) for name in manifest.get("files", {}).values()}
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def build_record(
+    *, precision: str, batch: Any, files: dict[str, str], parity: dict[str, Any], key: str, tensorrt: str | None
+) -> dict[str, Any]:
+    """The manifest fields every model's build shares: how it was built, its files, its parity
+    figures (`Parity` objects or plain dicts), the tools and the build key. `batch` is a
+    `BatchProfile`; `tensorrt` the TensorRT version used, or None."""
+    from filmline.export.models import OPSET
+
+    return {
+        "format": FORMAT,
+        "precision": precision,
+        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
+        "opset": OPSET,
+        "exporter": "torch.onnx.export(dynamo=True)",
+        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
+        "files": files,
+        "parity": {name: f.as_dict() if hasattr(f, "as_dict") else f for name, f in parity.items()},
+        "tools": tool_versions(tensorrt),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_key": key,
+    }
 
 
 def build_key(inputs: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -164,20 +163,11 @@ def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) 
 def _manifest(weights: Weights, precision: str, batch: BatchProfile, files: dict[str, str],
               parity: dict[str, Parity], key: str, trt_build: Any) -> dict[str, Any]:
     return {
-        "format": mf.FORMAT,
         "model": MODEL_NAME,
         "family": "transnetv2",
         "weights": {"kind": "distribution", "source": str(weights.path), "revision": f"{DISTRIBUTION}=={weights.version}"},
         "input": {"name": INPUT_NAME, "shape": ["batch", *ITEM_SHAPE], "range": "0-255 RGB, float"},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", ITEM_SHAPE[0], 2], "heads": ["single_frame", "all_frames"]},
-        "precision": precision,
-        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +137,6 @@ def build_from_checkpoint(
                 lambda precision: _tolerance(defaults, precision), progress,
             )
         manifest = {
-            "format": mf.FORMAT,
             "model": MODEL_NAME,
             "family": spec.family,
             "weights": {"kind": "checkpoint", "source": str(path), "revision": report.sha256},
@@ -154,16 +152,8 @@ def build_from_checkpoint(
             "output": {"name": OUTPUT_NAME, "from": "visual_encoder (backbone + projection)"},
             "embedding_dim": spec.embedding_dim,
             "head": {"runtime": "torch", "file": TORCH_FILE, "why": _HEAD_WHY},
-            "precision": precision,
-            "batch": dataclasses.asdict(batch),
-            "opset": OPSET,
-            "exporter": "torch.onnx.export(dynamo=True)",
-            "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-            "files": files,
-            "parity": {name: f.as_dict() if isinstance(f, Parity) else f for name, f in parity.items()},
-            "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_key": key,
+            **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                              tensorrt=trt_build.VERSION if trt_build else None),
         }
         mf.write_manifest(work, manifest)
     progress(f"built trigger ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
