@@ -162,45 +162,21 @@ def build_image_engine(
     progress: Progress,
 ) -> None:
     """Engine, timing cache and TensorRT parity of a pixels-in encoder (the image encoders, the
-    trigger CNN's frame encoder). TensorRT >= 11 takes fp16 from an fp16 ONNX.
-    `tolerance(precision)` gives (min cosine, max abs error). UNVERIFIED: TensorRT cannot be
-    installed where this project is tested (docs/NVIDIA.md)."""
-    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
+    trigger CNN's frame encoder). `tolerance(precision)` gives (min cosine, max abs error)."""
+    from filmline.export.graph_build import GraphExport, build_tensorrt
 
-    onnx_file = mf.ONNX_FILE
-    fp16 = precision == "fp16"
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = mf.ONNX_FP16_FILE
-        export_onnx(encoder, staging / onnx_file, dtype=torch.float16)
-        fp16_runner = OnnxRuntimeRunner(staging / onnx_file, info)
-        parity["onnxruntime-fp16"] = check_parity(
-            fp16_runner.run, encoder, backend="onnxruntime", precision="fp16", tolerance=tolerance("fp16")
-        )
-        progress(parity["onnxruntime-fp16"].summary())
-        files["onnx_fp16"] = onnx_file
-    progress(
-        f"building TensorRT {trt_build.VERSION} engine ({precision}, batch "
-        f"{batch.min}:{batch.opt}:{batch.max}); this takes minutes ..."
-    )
-    trt_build.build_engine(
-        staging / onnx_file,
-        staging / mf.ENGINE_FILE,
-        staging / mf.TIMING_CACHE_FILE,
+    size = encoder.image_size
+    config = GraphExport(
+        model_input=info,
         input_name=INPUT_NAME,
-        item_shape=(3, encoder.image_size, encoder.image_size),
-        batch=(batch.min, batch.opt, batch.max),
-        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
-        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+        item_shape=(3, size, size),
+        export=lambda path, dtype: export_onnx(encoder, path, dtype=dtype),
+        parity=lambda run, runtime, precision: check_parity(
+            run, encoder, backend=runtime, precision=precision, tolerance=tolerance(precision),
+            **({"batches": batch.parity_batches()} if runtime == "tensorrt" else {}),
+        ),
     )
-    files["tensorrt"] = mf.ENGINE_FILE
-    files["timing_cache"] = mf.TIMING_CACHE_FILE
-    runner = TensorRTRunner(staging / mf.ENGINE_FILE, info, precision)
-    parity["tensorrt"] = check_parity(
-        runner.run, encoder, backend="tensorrt", precision=precision, tolerance=tolerance(precision),
-        batches=batch.parity_batches(),
-    )
-    progress(parity["tensorrt"].summary())
+    build_tensorrt(config, trt_build, precision, batch, staging, target, files, parity, progress)
 
 
 def tensorrt_module() -> tuple[Any, str | None]:

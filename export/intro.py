@@ -26,6 +26,7 @@ from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT,
 from filmline.export import manifest as mf
 from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from filmline.export.models import OPSET
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_dynamic_batch
 from filmline.export.validate import Parity, ParityError
 
@@ -141,29 +142,15 @@ def _build_tensorrt(
     parity: dict[str, Parity],
     progress: Callable[[str], None],
 ) -> None:
-    """Engine, timing cache and TensorRT parity, as `export.build` does for encoders. UNVERIFIED:
-    TensorRT cannot be installed where this was written."""
-    onnx_file = mf.ONNX_FILE
-    fp16 = precision == "fp16"
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = mf.ONNX_FP16_FILE
-        export_onnx(model, staging / onnx_file, dtype=torch.float16)
-        files["onnx_fp16"] = onnx_file
-        parity["onnxruntime-fp16"] = check_parity(_run("onnxruntime", staging / onnx_file, model), model, "onnxruntime", "fp16")
-        progress(parity["onnxruntime-fp16"].summary())
-    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    trt_build.build_engine(
-        staging / onnx_file, staging / mf.ENGINE_FILE, staging / mf.TIMING_CACHE_FILE, input_name=WINDOW_INPUT,
-        item_shape=(model.config.window, model.config.dim), batch=(batch.min, batch.opt, batch.max),
-        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG, previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+    """Engine, timing cache and TensorRT parity through the shared step."""
+    config = GraphExport(
+        model_input=ModelInput(MODEL_NAME, (model.config.window, model.config.dim)),
+        input_name=WINDOW_INPUT,
+        item_shape=(model.config.window, model.config.dim),
+        export=lambda path, dtype: export_onnx(model, path, dtype),
+        parity=lambda run, runtime, precision: check_parity(run, model, runtime, precision),
     )
-    files["tensorrt"] = mf.ENGINE_FILE
-    files["timing_cache"] = mf.TIMING_CACHE_FILE
-    run = _run("tensorrt", staging / mf.ENGINE_FILE, model, precision)
-    parity["tensorrt"] = check_parity(run, model, "tensorrt", precision)
-    progress(parity["tensorrt"].summary())
-
+    build_tensorrt(config, trt_build, precision, batch, staging, target, files, parity, progress)
 
 
 def _run(runtime: str, path: Path, model: IntroTransformer, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:

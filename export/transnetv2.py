@@ -27,6 +27,7 @@ from filmline.engine.models.transnetv2 import DISTRIBUTION, TransNetV2, Weights,
 from filmline.export import manifest as mf
 from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from filmline.export.models import OPSET
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_dynamic_batch
 from filmline.export.validate import Parity, ParityError
 
@@ -120,26 +121,18 @@ def check_parity(run: Run, model: TransNetV2, backend: str, precision: str, max_
 def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: BatchProfile, work: Path, target: Path,
                     files: dict[str, str], parity: dict[str, Parity], tolerance: dict[str, Any],
                     progress: Callable[[str], None]) -> None:
-    """Engine, timing cache and TensorRT parity through the shared builder. UNVERIFIED: TensorRT
-    cannot be installed where this was written."""
-    onnx_file, fp16 = mf.ONNX_FILE, precision == "fp16"
-    limit = tolerance["fp16_max_abs_error"] if fp16 else tolerance["parity_max_abs_error"]
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = files["onnx_fp16"] = mf.ONNX_FP16_FILE
-        export_onnx(model, work / onnx_file, dtype=torch.float16)
-        parity["onnxruntime-fp16"] = check_parity(_run("onnxruntime", work / onnx_file), model, "onnxruntime", "fp16", limit)
-        progress(parity["onnxruntime-fp16"].summary())
-    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    trt_build.build_engine(
-        work / onnx_file, work / mf.ENGINE_FILE, work / mf.TIMING_CACHE_FILE, input_name=INPUT_NAME,
-        item_shape=ITEM_SHAPE, batch=(batch.min, batch.opt, batch.max), fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
-        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+    """Engine, timing cache and TensorRT parity through the shared step."""
+    config = GraphExport(
+        model_input=ModelInput(MODEL_NAME, ITEM_SHAPE),
+        input_name=INPUT_NAME,
+        item_shape=ITEM_SHAPE,
+        export=lambda path, dtype: export_onnx(model, path, dtype),
+        parity=lambda run, runtime, precision: check_parity(
+            run, model, runtime, precision,
+            tolerance["fp16_max_abs_error"] if precision == "fp16" else tolerance["parity_max_abs_error"],
+        ),
     )
-    files["tensorrt"], files["timing_cache"] = mf.ENGINE_FILE, mf.TIMING_CACHE_FILE
-    parity["tensorrt"] = check_parity(_run("tensorrt", work / mf.ENGINE_FILE, precision), model, "tensorrt", precision, limit)
-    progress(parity["tensorrt"].summary())
-
+    build_tensorrt(config, trt_build, precision, batch, work, target, files, parity, progress)
 
 
 def _run(runtime: str, path: Path, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
