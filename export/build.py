@@ -9,6 +9,7 @@ exporter and TensorRT versions) match the existing manifest is reused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import dataclasses
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from filmline.engine.home import artifact_dir
 from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
 from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_onnx
 from filmline.export.validate import Parity, check_parity
 
@@ -106,10 +108,9 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            build_image_engine(
-                trt_build, encoder, _info(encoder), request.precision, request.batch, work, target, files, parity,
-                lambda precision: encoder_family(encoder.spec).tolerance(encoder.spec, precision), progress,
-            )
+            tolerance = functools.partial(encoder_family(encoder.spec).tolerance, encoder.spec)
+            config = image_export(encoder, _info(encoder), request.batch, tolerance)
+            build_tensorrt(config, trt_build, request.precision, request.batch, work, target, files, parity, progress)
         manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     built = ", ".join(manifest["built"])
@@ -148,25 +149,13 @@ def _info(encoder: Encoder) -> EncoderInfo:
     )
 
 
-def build_image_engine(
-    trt_build: Any,
-    encoder: Any,
-    info: EncoderInfo,
-    precision: str,
-    batch: BatchProfile,
-    staging: Path,
-    target: Path,
-    files: dict[str, str],
-    parity: dict[str, Any],
-    tolerance: Callable[[str], tuple[float, float]],
-    progress: Progress,
-) -> None:
-    """Engine, timing cache and TensorRT parity of a pixels-in encoder (the image encoders, the
-    trigger CNN's frame encoder). `tolerance(precision)` gives (min cosine, max abs error)."""
-    from filmline.export.graph_build import GraphExport, build_tensorrt
-
+def image_export(
+    encoder: Any, info: EncoderInfo, batch: BatchProfile, tolerance: Callable[[str], tuple[float, float]]
+) -> GraphExport:
+    """The shared TensorRT step's config for a pixels-in encoder (the image encoders, the trigger
+    CNN's frame encoder). `tolerance(precision)` gives (min cosine, max abs error)."""
     size = encoder.image_size
-    config = GraphExport(
+    return GraphExport(
         model_input=info,
         input_name=INPUT_NAME,
         item_shape=(3, size, size),
@@ -176,7 +165,6 @@ def build_image_engine(
             **({"batches": batch.parity_batches()} if runtime == "tensorrt" else {}),
         ),
     )
-    build_tensorrt(config, trt_build, precision, batch, staging, target, files, parity, progress)
 
 
 def tensorrt_module() -> tuple[Any, str | None]:

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from filmline.engine.backends.base import ModelInput
-from filmline.engine.backends.windows import graph_runner
 from filmline.engine.errors import BadInputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
@@ -80,12 +79,12 @@ def build_from_checkpoint(
         files = {"onnx": mf.ONNX_FILE, "weights": WEIGHTS_FILE}
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch, windows of {model.config.window}) ...")
         export_onnx(model, work / mf.ONNX_FILE)
-        parity = {"onnxruntime": check_parity(_run("onnxruntime", work / mf.ONNX_FILE, model), model, "onnxruntime", "fp32")}
+        parity = {"onnxruntime": check_parity(_graph_export(model).run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, model, precision, batch, work, target, files, parity, progress)
+            build_tensorrt(_graph_export(model), trt_build, precision, batch, work, target, files, parity, progress)
         manifest = _manifest(loaded, precision, batch, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     progress(f"built intro ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
@@ -131,32 +130,15 @@ def check_parity(
     return parity
 
 
-def _build_tensorrt(
-    trt_build: Any,
-    model: IntroTransformer,
-    precision: str,
-    batch: BatchProfile,
-    staging: Path,
-    target: Path,
-    files: dict[str, str],
-    parity: dict[str, Parity],
-    progress: Callable[[str], None],
-) -> None:
-    """Engine, timing cache and TensorRT parity through the shared step."""
-    config = GraphExport(
+def _graph_export(model: IntroTransformer) -> GraphExport:
+    """The shared TensorRT step's config: windows of embeddings in, this model's tolerances."""
+    return GraphExport(
         model_input=ModelInput(MODEL_NAME, (model.config.window, model.config.dim)),
         input_name=WINDOW_INPUT,
         item_shape=(model.config.window, model.config.dim),
         export=lambda path, dtype: export_onnx(model, path, dtype),
         parity=lambda run, runtime, precision: check_parity(run, model, runtime, precision),
     )
-    build_tensorrt(config, trt_build, precision, batch, staging, target, files, parity, progress)
-
-
-def _run(runtime: str, path: Path, model: IntroTransformer, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
-    """The built graph at `path` on `runtime`, reading windows of the model's shape."""
-    item = ModelInput(MODEL_NAME, (model.config.window, model.config.dim))
-    return graph_runner(runtime, path, item, precision).run
 
 
 def _manifest(

@@ -19,7 +19,6 @@ import torch
 
 from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.transnetv2 import BUILD_FIX, INPUT_NAME, ITEM_SHAPE, MODEL_NAME, OUTPUT_NAME
-from filmline.engine.backends.windows import graph_runner
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError
 from filmline.engine.home import artifact_dir
@@ -73,13 +72,13 @@ def build(
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch of {ITEM_SHAPE[0]}-frame windows) ...")
         export_onnx(model, work / mf.ONNX_FILE)
         files = {"onnx": mf.ONNX_FILE}
-        parity = {"onnxruntime": check_parity(_run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime",
+        parity = {"onnxruntime": check_parity(_graph_export(model, tolerance).run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime",
                                               "fp32", tolerance["parity_max_abs_error"])}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, model, precision, batch, work, target, files, parity, tolerance, progress)
+            build_tensorrt(_graph_export(model, tolerance), trt_build, precision, batch, work, target, files, parity, progress)
         manifest = _manifest(weights, precision, batch, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     progress(f"built {MODEL_NAME} ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
@@ -118,11 +117,9 @@ def check_parity(run: Run, model: TransNetV2, backend: str, precision: str, max_
     return parity
 
 
-def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: BatchProfile, work: Path, target: Path,
-                    files: dict[str, str], parity: dict[str, Parity], tolerance: dict[str, Any],
-                    progress: Callable[[str], None]) -> None:
-    """Engine, timing cache and TensorRT parity through the shared step."""
-    config = GraphExport(
+def _graph_export(model: TransNetV2, tolerance: dict[str, Any]) -> GraphExport:
+    """The shared TensorRT step's config: frame windows in, this model's tolerances."""
+    return GraphExport(
         model_input=ModelInput(MODEL_NAME, ITEM_SHAPE),
         input_name=INPUT_NAME,
         item_shape=ITEM_SHAPE,
@@ -132,12 +129,6 @@ def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: Ba
             tolerance["fp16_max_abs_error"] if precision == "fp16" else tolerance["parity_max_abs_error"],
         ),
     )
-    build_tensorrt(config, trt_build, precision, batch, work, target, files, parity, progress)
-
-
-def _run(runtime: str, path: Path, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
-    """The built graph at `path` on `runtime`, reading frame windows."""
-    return graph_runner(runtime, path, ModelInput(MODEL_NAME, ITEM_SHAPE), precision).run
 
 
 def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) -> str:

@@ -29,7 +29,8 @@ from filmline.engine.home import artifact_dir
 from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from filmline.export import manifest as mf
-from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, Progress, build_image_engine, check_writable, staging, tensorrt_module
+from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, Progress, check_writable, image_export, staging, tensorrt_module
+from filmline.export.graph_build import build_tensorrt
 from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 from filmline.export.onnx_export import export_onnx
 from filmline.export.validate import Parity, ParityError, check_parity, random_pixels
@@ -132,10 +133,8 @@ def build_from_checkpoint(
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            build_image_engine(
-                trt_build, encoder, _info(spec), precision, batch, work, target, files, parity,
-                lambda precision: _tolerance(defaults, precision), progress,
-            )
+            config = image_export(encoder, _info(spec), batch, lambda precision: _tolerance(defaults, precision))
+            build_tensorrt(config, trt_build, precision, batch, work, target, files, parity, progress)
         manifest = {
             "model": MODEL_NAME,
             "family": spec.family,
