@@ -90,7 +90,7 @@ def _described(size: str, home: Path, weights: Path, built: tuple[str, ...]) -> 
 def built_encoder(home: Path) -> BenchEncoder:
     """The real encoder `engine-build` put in `home` (`--real-encoder`): its figures count."""
     from filmline.engine.errors import MissingModelError
-    from filmline.export.manifest import MANIFEST, read_manifest
+    from filmline.engine.backends.manifest import MANIFEST, read_manifest
 
     folder = home / MODEL
     if not (folder / MANIFEST).is_file():

@@ -113,7 +113,7 @@ def measure_encoder_sweep(rec: Recorder, encoder: BenchEncoder) -> None:
     from filmline.engine.backends.base import EncoderInfo
     from filmline.engine.backends.torch_runner import TorchRunner
     from filmline.engine.config import model_spec
-    from filmline.export.loading import load_encoder
+    from filmline.engine.backends.weights import load_encoder
 
     for status in available_backends():
         if status.name == "tensorrt" and not status.available:

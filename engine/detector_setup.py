@@ -40,16 +40,16 @@ def with_learned_detector(settings: Any) -> Any:
 
 
 def _open_transnetv2(say: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    from filmline.engine import registry
+    from filmline.engine.backends.factory import runtime_problem
     from filmline.engine.backends.transnetv2 import open_transnetv2
     from filmline.engine.models.transnetv2 import load_transnetv2
-    from filmline.export import transnetv2 as artifact
-    from filmline.export.build import BatchProfile, tensorrt_module
 
-    precision = "fp16" if tensorrt_module()[0] is not None else "fp32"
-    profile = BatchProfile()
-    if not artifact.is_built(precision, profile):
+    artifact = registry.lookup("builder", "transnetv2")
+    precision = "fp16" if runtime_problem("tensorrt") is None else "fp32"
+    if not artifact.is_built(precision):
         load_transnetv2()  # broken weights fail here, in one line, before the note
         say(f"note: building the TransNetV2 artifact in {artifact.target_folder()} (once; about a minute) ...")
-        artifact.build(precision=precision, batch=profile)
+        artifact.build(precision=precision)
     runtime = open_transnetv2()
     return runtime.run, {"name": "transnetv2", **runtime.describe()}

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import filmline
+from filmline.engine import registry
 from filmline.engine.config import pipeline_config
 from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # heavy modules: imported when the settings are built, not fo
     from filmline.engine.extra_stages import ExtraStageOptions
     from filmline.engine.pipeline import ShotSettings
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "none")
+BACKENDS = ("auto", *registry.names("runtime"), "none")
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ _LAZY = {
     "BuildRequest": "filmline.export.build",
     "BuildResult": "filmline.export.build",
     "build": "filmline.export.build",
-    "Encoder": "filmline.export.loading",
-    "WeightsSource": "filmline.export.loading",
-    "load_encoder": "filmline.export.loading",
-    "locate_weights": "filmline.export.loading",
+    "Encoder": "filmline.engine.backends.weights",
+    "WeightsSource": "filmline.engine.backends.weights",
+    "load_encoder": "filmline.engine.backends.weights",
+    "locate_weights": "filmline.engine.backends.weights",
     "ParityError": "filmline.export.validate",
 }
 

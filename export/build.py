@@ -9,26 +9,28 @@ exporter and TensorRT versions) match the existing manifest is reused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import dataclasses
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
 
 from filmline.engine.backends.base import EncoderInfo
+from filmline.engine.backends.families import encoder_family
 from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
+from filmline.engine.backends.weights import Encoder, WeightsSource, load_encoder, locate_weights
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
-from filmline.export.loading import Encoder, WeightsSource, load_encoder, locate_weights
-from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME, export_config
+from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_onnx
 from filmline.export.validate import Parity, check_parity
 
@@ -82,7 +84,7 @@ class BuildResult:
 def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the artifact `request` describes; typed `EngineError`s on failure."""
     spec = model_spec(request.model)
-    export_config(spec)  # an unexportable family fails before anything slow
+    encoder_family(spec)  # an unexportable family fails before anything slow
     if request.precision not in PRECISIONS:
         raise BadInputError(
             f"invalid precision '{request.precision}': choose one of {', '.join(PRECISIONS)}"
@@ -106,10 +108,9 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            build_image_engine(
-                trt_build, encoder, _info(encoder), request.precision, request.batch, work, target, files, parity,
-                lambda precision: export_config(encoder.spec).tolerance(encoder.spec, precision), progress,
-            )
+            tolerance = functools.partial(encoder_family(encoder.spec).tolerance, encoder.spec)
+            config = image_export(encoder, _info(encoder), request.batch, tolerance)
+            build_tensorrt(config, trt_build, request.precision, request.batch, work, target, files, parity, progress)
         manifest = _manifest(spec, encoder, request, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     built = ", ".join(manifest["built"])
@@ -130,7 +131,7 @@ def _export_and_check(
 
 def _onnx_parity(encoder: Encoder, path: Path, precision: str) -> Parity:
     runner = OnnxRuntimeRunner(path, _info(encoder))
-    tolerance = export_config(encoder.spec).tolerance(encoder.spec, precision)
+    tolerance = encoder_family(encoder.spec).tolerance(encoder.spec, precision)
     return check_parity(
         runner.run, encoder, backend="onnxruntime", precision=precision, tolerance=tolerance
     )
@@ -148,59 +149,22 @@ def _info(encoder: Encoder) -> EncoderInfo:
     )
 
 
-def build_image_engine(
-    trt_build: Any,
-    encoder: Any,
-    info: EncoderInfo,
-    precision: str,
-    batch: BatchProfile,
-    staging: Path,
-    target: Path,
-    files: dict[str, str],
-    parity: dict[str, Any],
-    tolerance: Callable[[str], tuple[float, float]],
-    progress: Progress,
-) -> None:
-    """Engine, timing cache and TensorRT parity of a pixels-in encoder (the image encoders, the
-    trigger CNN's frame encoder). TensorRT >= 11 takes fp16 from an fp16 ONNX.
-    `tolerance(precision)` gives (min cosine, max abs error). UNVERIFIED: TensorRT cannot be
-    installed where this project is tested (docs/NVIDIA.md)."""
-    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
-
-    onnx_file = mf.ONNX_FILE
-    fp16 = precision == "fp16"
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = mf.ONNX_FP16_FILE
-        export_onnx(encoder, staging / onnx_file, dtype=torch.float16)
-        fp16_runner = OnnxRuntimeRunner(staging / onnx_file, info)
-        parity["onnxruntime-fp16"] = check_parity(
-            fp16_runner.run, encoder, backend="onnxruntime", precision="fp16", tolerance=tolerance("fp16")
-        )
-        progress(parity["onnxruntime-fp16"].summary())
-        files["onnx_fp16"] = onnx_file
-    progress(
-        f"building TensorRT {trt_build.VERSION} engine ({precision}, batch "
-        f"{batch.min}:{batch.opt}:{batch.max}); this takes minutes ..."
-    )
-    trt_build.build_engine(
-        staging / onnx_file,
-        staging / mf.ENGINE_FILE,
-        staging / mf.TIMING_CACHE_FILE,
+def image_export(
+    encoder: Any, info: EncoderInfo, batch: BatchProfile, tolerance: Callable[[str], tuple[float, float]]
+) -> GraphExport:
+    """The shared TensorRT step's config for a pixels-in encoder (the image encoders, the trigger
+    CNN's frame encoder). `tolerance(precision)` gives (min cosine, max abs error)."""
+    size = encoder.image_size
+    return GraphExport(
+        model_input=info,
         input_name=INPUT_NAME,
-        item_shape=(3, encoder.image_size, encoder.image_size),
-        batch=(batch.min, batch.opt, batch.max),
-        fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
-        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+        item_shape=(3, size, size),
+        export=lambda path, dtype: export_onnx(encoder, path, dtype=dtype),
+        parity=lambda run, runtime, precision: check_parity(
+            run, encoder, backend=runtime, precision=precision, tolerance=tolerance(precision),
+            **({"batches": batch.parity_batches()} if runtime == "tensorrt" else {}),
+        ),
     )
-    files["tensorrt"] = mf.ENGINE_FILE
-    files["timing_cache"] = mf.TIMING_CACHE_FILE
-    runner = TensorRTRunner(staging / mf.ENGINE_FILE, info, precision)
-    parity["tensorrt"] = check_parity(
-        runner.run, encoder, backend="tensorrt", precision=precision, tolerance=tolerance(precision),
-        batches=batch.parity_batches(),
-    )
-    progress(parity["tensorrt"].summary())
 
 
 def tensorrt_module() -> tuple[Any, str | None]:
@@ -244,7 +208,6 @@ def _manifest(
 ) -> dict[str, Any]:
     source = encoder.source
     return {
-        "format": mf.FORMAT,
         "model": spec.name,
         "family": spec.family,
         "weights": {"kind": source.kind, "source": source.location, "revision": source.revision},
@@ -255,18 +218,10 @@ def _manifest(
             "mean": list(encoder.mean),
             "std": list(encoder.std),
         },
-        "output": {"name": OUTPUT_NAME, "from": export_config(spec).output},
+        "output": {"name": OUTPUT_NAME, "from": encoder_family(spec).output},
         "embedding_dim": encoder.embedding_dim,
-        "precision": request.precision,
-        "batch": dataclasses.asdict(request.batch),
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=request.precision, batch=request.batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }
 
 

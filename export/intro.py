@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from filmline.engine.errors import BackendError, BadInputError
+from filmline.engine.backends.base import ModelInput
+from filmline.engine.errors import BadInputError
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
-from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT, onnx_run, tensorrt_run
+from filmline.engine.stages.intro import MODEL_NAME, WEIGHTS_FILE, WINDOW_INPUT, WINDOW_OUTPUT
 from filmline.export import manifest as mf
 from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from filmline.export.models import OPSET
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_dynamic_batch
 from filmline.export.validate import Parity, ParityError
 
@@ -78,12 +79,12 @@ def build_from_checkpoint(
         files = {"onnx": mf.ONNX_FILE, "weights": WEIGHTS_FILE}
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch, windows of {model.config.window}) ...")
         export_onnx(model, work / mf.ONNX_FILE)
-        parity = {"onnxruntime": check_parity(onnx_run(work / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
+        parity = {"onnxruntime": check_parity(_graph_export(model).run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime", "fp32")}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, model, precision, batch, work, target, files, parity, progress)
+            build_tensorrt(_graph_export(model), trt_build, precision, batch, work, target, files, parity, progress)
         manifest = _manifest(loaded, precision, batch, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     progress(f"built intro ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
@@ -129,70 +130,15 @@ def check_parity(
     return parity
 
 
-def _build_tensorrt(
-    trt_build: Any,
-    model: IntroTransformer,
-    precision: str,
-    batch: BatchProfile,
-    staging: Path,
-    target: Path,
-    files: dict[str, str],
-    parity: dict[str, Parity],
-    progress: Callable[[str], None],
-) -> None:
-    """Engine, timing cache and TensorRT parity, as `export.build` does for encoders. UNVERIFIED:
-    TensorRT cannot be installed where this was written."""
-    onnx_file = mf.ONNX_FILE
-    fp16 = precision == "fp16"
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = mf.ONNX_FP16_FILE
-        export_onnx(model, staging / onnx_file, dtype=torch.float16)
-        files["onnx_fp16"] = onnx_file
-        parity["onnxruntime-fp16"] = check_parity(onnx_run(staging / onnx_file), model, "onnxruntime", "fp16")
-        progress(parity["onnxruntime-fp16"].summary())
-    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    _tensorrt_engine(staging / onnx_file, staging, target, model, batch, fp16 and trt_build.HAS_FP16_FLAG)
-    files["tensorrt"] = mf.ENGINE_FILE
-    files["timing_cache"] = mf.TIMING_CACHE_FILE
-    run = tensorrt_run(staging / mf.ENGINE_FILE, model.config.window, model.config.dim, precision)
-    parity["tensorrt"] = check_parity(run, model, "tensorrt", precision)
-    progress(parity["tensorrt"].summary())
-
-
-def _tensorrt_engine(
-    onnx_path: Path, staging: Path, target: Path, model: IntroTransformer, batch: BatchProfile, fp16_flag: bool
-) -> None:
-    """`export.tensorrt_build.build_engine` with a [batch, W, D] profile instead of images."""
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise BackendError(f"TensorRT {trt.__version__} cannot parse {onnx_path.name}: {errors}")
-    config = builder.create_builder_config()
-    if fp16_flag:
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif hasattr(trt.BuilderFlag, "TF32"):
-        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 must meet fp32 tolerances
-    profile = builder.create_optimization_profile()
-    window, dim = model.config.window, model.config.dim
-    profile.set_shape(WINDOW_INPUT, *((b, window, dim) for b in (batch.min, batch.opt, batch.max)))
-    config.add_optimization_profile(profile)
-    previous = target / mf.TIMING_CACHE_FILE
-    seed = previous.read_bytes() if previous.is_file() else b""
-    config.set_timing_cache(config.create_timing_cache(seed), ignore_mismatch=True)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise BackendError(
-            f"TensorRT {trt.__version__} could not build the intro engine: try a smaller --batch maximum "
-            "or --precision fp32"
-        )
-    (staging / mf.ENGINE_FILE).write_bytes(memoryview(plan))
-    (staging / mf.TIMING_CACHE_FILE).write_bytes(memoryview(config.get_timing_cache().serialize()))
+def _graph_export(model: IntroTransformer) -> GraphExport:
+    """The shared TensorRT step's config: windows of embeddings in, this model's tolerances."""
+    return GraphExport(
+        model_input=ModelInput(MODEL_NAME, (model.config.window, model.config.dim)),
+        input_name=WINDOW_INPUT,
+        item_shape=(model.config.window, model.config.dim),
+        export=lambda path, dtype: export_onnx(model, path, dtype),
+        parity=lambda run, runtime, precision: check_parity(run, model, runtime, precision),
+    )
 
 
 def _manifest(
@@ -206,7 +152,6 @@ def _manifest(
 ) -> dict[str, Any]:
     config = loaded.model.config
     return {
-        "format": mf.FORMAT,
         "model": MODEL_NAME,
         "family": FAMILY,
         "weights": {"kind": "checkpoint", "source": str(loaded.source), "revision": f"sha256:{loaded.sha256}"},
@@ -221,14 +166,6 @@ def _manifest(
         },
         "config": config.as_dict(),
         "training_metrics": loaded.metrics,
-        "precision": precision,
-        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }

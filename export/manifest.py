@@ -1,7 +1,7 @@
-"""`manifest.json`: what an artifact folder holds, how it was built, how well it matches PyTorch.
+"""Writing `manifest.json`: how an artifact was built and how well it matches PyTorch.
 
-Light on purpose (json and hashlib only): the runtime reads manifests before it decides which
-heavy runtime to import.
+The names and the reading side live in the engine (`filmline.engine.backends.manifest`); the
+build package depends on them, never the reverse.
 """
 
 from __future__ import annotations
@@ -9,18 +9,22 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from filmline.engine.backends.manifest import (  # noqa: F401 (the file names, for builders)
+    ENGINE_FILE,
+    FORMAT,
+    MANIFEST,
+    ONNX_FILE,
+    ONNX_FP16_FILE,
+    TIMING_CACHE_FILE,
+    manifest_hash,
+    read_manifest,
+)
 from filmline.engine.errors import MissingModelError
 from filmline.engine.file_hash import file_sha256
-
-MANIFEST = "manifest.json"
-ONNX_FILE = "model.onnx"
-ONNX_FP16_FILE = "model.fp16.onnx"
-ENGINE_FILE = "model.plan"
-TIMING_CACHE_FILE = "timing.cache"
-FORMAT = 1  # bump when the layout changes; older artifacts are rebuilt
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -31,28 +35,27 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(text, encoding="utf-8")
 
 
-def read_manifest(folder: Path | str) -> dict[str, Any]:
-    """The manifest of an artifact folder; a `MissingModelError` naming the fix when absent."""
-    path = Path(folder) / MANIFEST
-    rebuild = f"run `engine-build --model {Path(folder).name} --force`"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingModelError(f"no built model in {Path(folder)}: {rebuild}") from None
-    except (OSError, ValueError) as err:
-        raise MissingModelError(f"unreadable manifest {path} ({err}): {rebuild}") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise MissingModelError(f"{path} is from another version of the engine: {rebuild}")
-    return manifest
+def build_record(
+    *, precision: str, batch: Any, files: dict[str, str], parity: dict[str, Any], key: str, tensorrt: str | None
+) -> dict[str, Any]:
+    """The manifest fields every model's build shares: how it was built, its files, its parity
+    figures (`Parity` objects or plain dicts), the tools and the build key. `batch` is a
+    `BatchProfile`; `tensorrt` the TensorRT version used, or None."""
+    from filmline.export.models import OPSET
 
-
-def manifest_hash(folder: Path | str) -> str:
-    """A short stable id of one build (12 hex digits of the manifest's sha256) for result files."""
-    path = Path(folder) / MANIFEST
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    except FileNotFoundError:
-        raise MissingModelError(f"no built model in {Path(folder)}: run engine-build") from None
+    return {
+        "format": FORMAT,
+        "precision": precision,
+        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
+        "opset": OPSET,
+        "exporter": "torch.onnx.export(dynamo=True)",
+        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
+        "files": files,
+        "parity": {name: f.as_dict() if hasattr(f, "as_dict") else f for name, f in parity.items()},
+        "tools": tool_versions(tensorrt),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_key": key,
+    }
 
 
 def build_key(inputs: dict[str, Any]) -> str:

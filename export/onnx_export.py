@@ -21,7 +21,7 @@ from typing import Iterator
 import torch
 
 from filmline.engine.errors import BackendError
-from filmline.export.loading import Encoder
+from filmline.engine.backends.weights import Encoder
 from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise instead of keeping symbolic

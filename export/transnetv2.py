@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from filmline.engine.backends.onnxruntime_runner import session_run
+from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.transnetv2 import BUILD_FIX, INPUT_NAME, ITEM_SHAPE, MODEL_NAME, OUTPUT_NAME
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError
@@ -27,6 +26,7 @@ from filmline.engine.models.transnetv2 import DISTRIBUTION, TransNetV2, Weights,
 from filmline.export import manifest as mf
 from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, check_writable, staging, tensorrt_module
 from filmline.export.models import OPSET
+from filmline.export.graph_build import GraphExport, build_tensorrt
 from filmline.export.onnx_export import export_dynamic_batch
 from filmline.export.validate import Parity, ParityError
 
@@ -72,13 +72,13 @@ def build(
         progress(f"exporting ONNX (opset {OPSET}, dynamic batch of {ITEM_SHAPE[0]}-frame windows) ...")
         export_onnx(model, work / mf.ONNX_FILE)
         files = {"onnx": mf.ONNX_FILE}
-        parity = {"onnxruntime": check_parity(session_run(work / mf.ONNX_FILE, BUILD_FIX), model, "onnxruntime",
+        parity = {"onnxruntime": check_parity(_graph_export(model, tolerance).run("onnxruntime", work / mf.ONNX_FILE), model, "onnxruntime",
                                               "fp32", tolerance["parity_max_abs_error"])}
         progress(parity["onnxruntime"].summary())
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            _build_tensorrt(trt_build, model, precision, batch, work, target, files, parity, tolerance, progress)
+            build_tensorrt(_graph_export(model, tolerance), trt_build, precision, batch, work, target, files, parity, progress)
         manifest = _manifest(weights, precision, batch, files, parity, key, trt_build)
         mf.write_manifest(work, manifest)
     progress(f"built {MODEL_NAME} ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")
@@ -117,30 +117,18 @@ def check_parity(run: Run, model: TransNetV2, backend: str, precision: str, max_
     return parity
 
 
-def _build_tensorrt(trt_build: Any, model: TransNetV2, precision: str, batch: BatchProfile, work: Path, target: Path,
-                    files: dict[str, str], parity: dict[str, Parity], tolerance: dict[str, Any],
-                    progress: Callable[[str], None]) -> None:
-    """Engine, timing cache and TensorRT parity through the shared builder. UNVERIFIED: TensorRT
-    cannot be installed where this was written."""
-    from filmline.engine.backends.transnetv2 import tensorrt_run
-
-    onnx_file, fp16 = mf.ONNX_FILE, precision == "fp16"
-    limit = tolerance["fp16_max_abs_error"] if fp16 else tolerance["parity_max_abs_error"]
-    if fp16 and not trt_build.HAS_FP16_FLAG:
-        progress(f"TensorRT {trt_build.VERSION} is strongly typed: exporting an fp16 ONNX ...")
-        onnx_file = files["onnx_fp16"] = mf.ONNX_FP16_FILE
-        export_onnx(model, work / onnx_file, dtype=torch.float16)
-        parity["onnxruntime-fp16"] = check_parity(session_run(work / onnx_file, BUILD_FIX), model, "onnxruntime", "fp16", limit)
-        progress(parity["onnxruntime-fp16"].summary())
-    progress(f"building TensorRT {trt_build.VERSION} engine ({precision}, batch {batch.min}:{batch.opt}:{batch.max}) ...")
-    trt_build.build_engine(
-        work / onnx_file, work / mf.ENGINE_FILE, work / mf.TIMING_CACHE_FILE, input_name=INPUT_NAME,
-        item_shape=ITEM_SHAPE, batch=(batch.min, batch.opt, batch.max), fp16_flag=fp16 and trt_build.HAS_FP16_FLAG,
-        previous_timing_cache=target / mf.TIMING_CACHE_FILE,
+def _graph_export(model: TransNetV2, tolerance: dict[str, Any]) -> GraphExport:
+    """The shared TensorRT step's config: frame windows in, this model's tolerances."""
+    return GraphExport(
+        model_input=ModelInput(MODEL_NAME, ITEM_SHAPE),
+        input_name=INPUT_NAME,
+        item_shape=ITEM_SHAPE,
+        export=lambda path, dtype: export_onnx(model, path, dtype),
+        parity=lambda run, runtime, precision: check_parity(
+            run, model, runtime, precision,
+            tolerance["fp16_max_abs_error"] if precision == "fp16" else tolerance["parity_max_abs_error"],
+        ),
     )
-    files["tensorrt"], files["timing_cache"] = mf.ENGINE_FILE, mf.TIMING_CACHE_FILE
-    parity["tensorrt"] = check_parity(tensorrt_run(work / mf.ENGINE_FILE, precision), model, "tensorrt", precision, limit)
-    progress(parity["tensorrt"].summary())
 
 
 def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) -> str:
@@ -159,20 +147,11 @@ def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) 
 def _manifest(weights: Weights, precision: str, batch: BatchProfile, files: dict[str, str],
               parity: dict[str, Parity], key: str, trt_build: Any) -> dict[str, Any]:
     return {
-        "format": mf.FORMAT,
         "model": MODEL_NAME,
         "family": "transnetv2",
         "weights": {"kind": "distribution", "source": str(weights.path), "revision": f"{DISTRIBUTION}=={weights.version}"},
         "input": {"name": INPUT_NAME, "shape": ["batch", *ITEM_SHAPE], "range": "0-255 RGB, float"},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", ITEM_SHAPE[0], 2], "heads": ["single_frame", "all_frames"]},
-        "precision": precision,
-        "batch": {"min": batch.min, "opt": batch.opt, "max": batch.max},
-        "opset": OPSET,
-        "exporter": "torch.onnx.export(dynamo=True)",
-        "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-        "files": files,
-        "parity": {name: figures.as_dict() for name, figures in parity.items()},
-        "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "build_key": key,
+        **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                          tensorrt=trt_build.VERSION if trt_build else None),
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from filmline.engine.home import artifact_dir
 from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from filmline.export import manifest as mf
-from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, Progress, build_image_engine, check_writable, staging, tensorrt_module
+from filmline.export.build import PRECISIONS, BatchProfile, BuildResult, Progress, check_writable, image_export, staging, tensorrt_module
+from filmline.export.graph_build import build_tensorrt
 from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
 from filmline.export.onnx_export import export_onnx
 from filmline.export.validate import Parity, ParityError, check_parity, random_pixels
@@ -134,12 +134,9 @@ def build_from_checkpoint(
         if trt_build is None:
             progress(f"TensorRT {trt_problem}: stopped at the fp32 ONNX (ONNX Runtime runs it)")
         else:
-            build_image_engine(
-                trt_build, encoder, _info(spec), precision, batch, work, target, files, parity,
-                lambda precision: _tolerance(defaults, precision), progress,
-            )
+            config = image_export(encoder, _info(spec), batch, lambda precision: _tolerance(defaults, precision))
+            build_tensorrt(config, trt_build, precision, batch, work, target, files, parity, progress)
         manifest = {
-            "format": mf.FORMAT,
             "model": MODEL_NAME,
             "family": spec.family,
             "weights": {"kind": "checkpoint", "source": str(path), "revision": report.sha256},
@@ -155,16 +152,8 @@ def build_from_checkpoint(
             "output": {"name": OUTPUT_NAME, "from": "visual_encoder (backbone + projection)"},
             "embedding_dim": spec.embedding_dim,
             "head": {"runtime": "torch", "file": TORCH_FILE, "why": _HEAD_WHY},
-            "precision": precision,
-            "batch": dataclasses.asdict(batch),
-            "opset": OPSET,
-            "exporter": "torch.onnx.export(dynamo=True)",
-            "built": ["onnx", "tensorrt"] if "tensorrt" in files else ["onnx"],
-            "files": files,
-            "parity": {name: f.as_dict() if isinstance(f, Parity) else f for name, f in parity.items()},
-            "tools": mf.tool_versions(trt_build.VERSION if trt_build else None),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_key": key,
+            **mf.build_record(precision=precision, batch=batch, files=files, parity=parity, key=key,
+                              tensorrt=trt_build.VERSION if trt_build else None),
         }
         mf.write_manifest(work, manifest)
     progress(f"built trigger ({', '.join(manifest['built'])}) in {target} in {time.monotonic() - started:.1f} s")

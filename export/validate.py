@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from filmline.engine.errors import BackendError
-from filmline.export.loading import Encoder
+from filmline.engine.backends.weights import Encoder
 
 
 class ParityError(BackendError):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from filmline.benchmarks.synthetic import GroundTruth
-from filmline.engine.decode import AVAILABLE_BACKENDS, open_decoder, sample_indices
+from filmline.engine import registry
+from filmline.engine.decode import open_decoder, sample_indices
 from filmline.engine.decode.base import VideoInfo
 from filmline.engine.decode.pyav import PyAVDecoder, _PtsClock
 from filmline.engine.errors import BadInputError
@@ -178,7 +179,7 @@ def test_backend_names_are_checked() -> None:
 
 
 def test_backend_that_cannot_import_says_so(monkeypatch: pytest.MonkeyPatch, films: dict) -> None:
-    monkeypatch.setitem(AVAILABLE_BACKENDS, "ghost", ("filmline.engine.decode.no_such_module", "Ghost"))
+    monkeypatch.setitem(registry.TABLE["decoder"], "ghost", "filmline.engine.decode.no_such_module:Ghost")
     with pytest.raises(BadInputError, match="'ghost' cannot be used here"):
         open_decoder(films["h264-cfr.mkv"].path, backend="ghost")
 

@@ -95,7 +95,7 @@ def tiny_torch_runner(weights: Path, device: str = "cpu", **options):
     from filmline.engine.backends.base import EncoderInfo
     from filmline.engine.backends.torch_runner import TorchRunner
     from filmline.engine.config import model_spec
-    from filmline.export.loading import load_encoder
+    from filmline.engine.backends.weights import load_encoder
 
     encoder = load_encoder(model_spec("siglip"), weights)
     info = EncoderInfo("siglip", encoder.image_size, encoder.mean, encoder.std, encoder.embedding_dim, None)

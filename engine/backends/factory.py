@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filmline.engine.backends.base import BACKENDS, EncoderInfo, Runner
+from filmline.engine import registry
+from filmline.engine.backends.base import BACKENDS, EncoderInfo, ModelInput, Runner
 from filmline.engine.config import ModelSpec, model_spec
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
-from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
 _FIXES = {
     "tensorrt": "install TensorRT on a CUDA machine and run `engine-build --model {model} "
@@ -29,6 +30,7 @@ _FIXES = {
     "onnxruntime": "pip install onnxruntime, or use backend torch",
     "torch": "pip install torch",
 }
+GRAPH_FILES = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}  # runtime → its manifest `files` entry
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def available_backends() -> list[BackendStatus]:
     """Every runtime, fastest first, with its version and device or the reason it cannot run."""
     statuses = []
     for name in BACKENDS:
-        problem = _runtime_problem(name)
+        problem = runtime_problem(name)
         detail = problem if problem else _describe(name)
         statuses.append(BackendStatus(name, problem is None, detail))
     return statuses
@@ -113,12 +115,11 @@ def create_runner(
 def _auto(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    files = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     unloadable = None
     for name in auto_order():
-        if _runtime_problem(name) is not None:
+        if runtime_problem(name) is not None:
             continue
-        if name in files and (artifact is None or artifact.file(files[name]) is None):
+        if name in GRAPH_FILES and (artifact is None or artifact.file(GRAPH_FILES[name]) is None):
             continue
         if name != "torch":
             return _CONSTRUCTORS[name](spec, folder, artifact, weights, precision)
@@ -135,7 +136,7 @@ def _auto(
 
 
 def _built_from(artifact: _Artifact, spec: ModelSpec, weights: str) -> bool:
-    from filmline.export.loading import locate_weights
+    from filmline.engine.backends.weights import locate_weights
 
     source = locate_weights(spec, weights)
     built = artifact.manifest["weights"]
@@ -153,37 +154,32 @@ def auto_order() -> list[str]:
 def _tensorrt(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
-
     engine = artifact.file("tensorrt") if artifact else None
     if artifact is None or engine is None:
         raise MissingModelError(
             f"no TensorRT engine for {spec.name} in {folder}: run "
             f"`engine-build --model {spec.name} --force` on this machine"
         )
-    return TensorRTRunner(engine, artifact.info(), precision=artifact.manifest["precision"])
+    return graph_runner("tensorrt", engine, artifact.info(), artifact.manifest["precision"])
 
 
 def _onnxruntime(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
-    from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-
     graph = artifact.file("onnx") if artifact else None
     if artifact is None or graph is None:
         raise MissingModelError(
             f"no ONNX model for {spec.name} in {folder}: run "
             f"`engine-build --model {spec.name} --weights DIR`"
         )
-    return OnnxRuntimeRunner(graph, artifact.info())
+    return graph_runner("onnxruntime", graph, artifact.info())
 
 
 def _torch(
     spec: ModelSpec, folder: Path, artifact: _Artifact | None, weights: str | None, precision: str | None
 ) -> Runner:
     """Reload the manifest's weights (or `weights`); cite the manifest only if they match it."""
-    from filmline.engine.backends.torch_runner import TorchRunner
-    from filmline.export.loading import load_encoder
+    from filmline.engine.backends.weights import load_encoder
 
     built = artifact.manifest["weights"] if artifact else {}
     encoder = load_encoder(spec, weights or built.get("source"))
@@ -197,20 +193,27 @@ def _torch(
         embedding_dim=encoder.embedding_dim,
         manifest_hash=artifact.hash if same else None,
     )
-    return TorchRunner(encoder, info, precision=precision)
+    return registry.lookup("runtime", "torch")(encoder, info, precision=precision)
+
+
+def graph_runner(name: str, path: Path, model_input: EncoderInfo | ModelInput, precision: str = "fp32") -> Runner:
+    """The built graph `path` on runtime `name` (tensorrt or onnxruntime), reading `model_input`
+    items (pixels for an `EncoderInfo`). `precision` is what a TensorRT engine was built in (ONNX Runtime reads it off the graph)."""
+    runner = registry.lookup("runtime", name)
+    return runner(path, model_input, precision=precision) if name == "tensorrt" else runner(path, model_input)
 
 
 _CONSTRUCTORS = {"tensorrt": _tensorrt, "onnxruntime": _onnxruntime, "torch": _torch}
 
 
 def _require_runtime(name: str, spec: ModelSpec) -> None:
-    problem = _runtime_problem(name)
+    problem = runtime_problem(name)
     if problem is not None:
         fix = _FIXES[name].format(model=spec.name)
         raise BackendError(f"backend {name} is unavailable: {problem}; {fix}")
 
 
-def _runtime_problem(name: str) -> str | None:
+def runtime_problem(name: str) -> str | None:
     """Why runtime `name` cannot run here, or None. Imports it, so only call when needed."""
     if importlib.util.find_spec(name) is None:
         return f"the {name} package is not installed"
@@ -227,7 +230,7 @@ def _runtime_problem(name: str) -> str | None:
 
 
 def _onnxruntime_has_cuda() -> bool:
-    if _runtime_problem("onnxruntime") is not None:
+    if runtime_problem("onnxruntime") is not None:
         return False
     import onnxruntime
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
 
-from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
+from filmline.engine.backends.base import EncoderInfo, ModelInput, Pixels, Runner
 from filmline.engine.errors import BackendError
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -20,7 +19,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
 
-    def __init__(self, onnx_path: Path, info: EncoderInfo) -> None:
+    def __init__(self, onnx_path: Path, info: EncoderInfo | ModelInput) -> None:
         super().__init__(info)
         providers = ["CPUExecutionProvider"]
         if "CUDAExecutionProvider" in ort.get_available_providers():
@@ -67,24 +66,3 @@ def session_options() -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     return options
 
-
-def session_run(path: Path, fix: str) -> Callable[[np.ndarray], np.ndarray]:
-    """A float32-in, float32-out call of a one-input, one-output graph (CUDA provider when present),
-    for models that are not image encoders; a graph that does not load is a `BackendError`
-    ending in `fix`."""
-    providers = ["CPUExecutionProvider"]
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        session = ort.InferenceSession(str(path), sess_options=session_options(), providers=providers)
-    except Exception as err:  # onnxruntime raises its own pybind types for every failure
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise BackendError(f"ONNX Runtime cannot load {path} ({first}): {fix}") from err
-    graph_input, graph_output = session.get_inputs()[0], session.get_outputs()[0]
-    dtype = _NUMPY_TYPES.get(graph_input.type, np.float32)
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        output = session.run([graph_output.name], {graph_input.name: np.ascontiguousarray(batch, dtype)})[0]
-        return output.astype(np.float32, copy=False)
-
-    return run

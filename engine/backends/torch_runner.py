@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
-from filmline.export.loading import Encoder
+from filmline.engine.backends.weights import Encoder
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 GRAPH_BATCHES = (1, 8, 32, 64, 128, 256)  # captured on first use; a batch pads up to the next one

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from filmline.engine import registry
 from filmline.engine.decode.base import Decoder, Frame, VideoInfo
 from filmline.engine.decode.sampler import FpsSampler, sample_indices
 from filmline.engine.errors import BadInputError, first_line
 
-# name → (module, class): imported on first use.
-AVAILABLE_BACKENDS: dict[str, tuple[str, str]] = {
-    "pyav": ("filmline.engine.decode.pyav", "PyAVDecoder"),
-    "nvdec": ("filmline.engine.decode.nvdec", "NvdecDecoder"),
-}
 # What the NVDEC path takes: codecs (FFmpeg name → what users call it) and 8-bit 4:2:0 pictures,
 # the NV12 surfaces the GPU statistics and preprocessing read.
 NVDEC_CODECS = {"h264": "H.264", "hevc": "HEVC"}
@@ -95,12 +90,12 @@ def open_decoder(path: str | Path, backend: str = "auto", *, sessions: int | Non
     """
     if sessions is not None and sessions < 1:
         raise BadInputError(f"decode sessions must be at least 1, got {sessions}; try --decode-sessions 1")
-    if backend not in ("auto", *AVAILABLE_BACKENDS):
-        valid = ", ".join(["auto", *AVAILABLE_BACKENDS])
+    if backend not in ("auto", *registry.names("decoder")):
+        valid = ", ".join(["auto", *registry.names("decoder")])
         raise BadInputError(f"unknown decoder backend {backend!r}; valid values: {valid}")
     name = _nvdec_or_pyav(Path(path), backend, on_fallback) if backend in ("auto", "nvdec") else backend
     try:
-        decoder_class = _load(name)
+        decoder_class = registry.lookup("decoder", name)
     except ImportError as err:
         raise BadInputError(
             f"decoder backend {name!r} cannot be used here ({err}); "
@@ -139,14 +134,10 @@ def _nvdec_engines(path: str | Path) -> int:
     return decoder_engines(path)
 
 
-def _load(name: str) -> type:
-    module_name, class_name = AVAILABLE_BACKENDS[name]
-    return getattr(importlib.import_module(module_name), class_name)
 
 
 
 __all__ = [
-    "AVAILABLE_BACKENDS",
     "Decoder",
     "FpsSampler",
     "Frame",

@@ -20,12 +20,9 @@ from typing import Any, Callable
 import numpy as np
 
 from filmline.engine.config import read_config
-from filmline.engine.errors import BackendError, BadInputError, MissingModelError
-from filmline.engine.home import artifact_dir
-from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+from filmline.engine.errors import BadInputError
 
 MODEL_NAME = "intro"
-BACKENDS = ("tensorrt", "onnxruntime", "torch")
 BUILD_FIX = "engine-build --model intro --checkpoint FILE"
 WINDOW_INPUT = "embeddings"
 WINDOW_OUTPUT = "logits"
@@ -175,105 +172,23 @@ def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> Intr
     `auto` takes the shared encoders' order: TensorRT (engine built, CUDA visible), then ONNX
     Runtime, then PyTorch; PyTorch before ONNX Runtime on a GPU where ONNX Runtime has no CUDA.
     """
-    if backend != "auto" and backend not in BACKENDS:
-        raise BadInputError(f"unknown backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
-    folder = artifact_dir(MODEL_NAME, home)
-    if not (folder / MANIFEST).is_file():
-        raise MissingModelError(
-            f"no intro model in {folder}: run `{BUILD_FIX}` (a checkpoint of the intro-detection transformer "
-            "in the published state_dict format, or one from engine-train)"
-        )
-    manifest, identity = read_manifest(folder), manifest_hash(folder)
-    if backend == "auto":
-        from filmline.engine.backends.factory import auto_order
+    from filmline.engine.backends.windows import WindowModelSpec, open_window_model
 
-        order = tuple(auto_order())
-    else:
-        order = (backend,)
-    reasons = []
-    for name in order:
-        problem = _problem(name, folder, manifest)
-        if problem is None:
-            return IntroModel(_RUNNERS[name](folder, manifest), name, manifest, identity)
-        reasons.append(f"{name}: {problem}")
-    raise BackendError(f"the intro model in {folder} cannot run here ({'; '.join(reasons)}): run `{BUILD_FIX} --force`")
+    spec = WindowModelSpec(
+        name=MODEL_NAME,
+        title="the intro model",
+        build_fix=BUILD_FIX,
+        item_shape=lambda manifest: (int(manifest["input"]["window"]), int(manifest["input"]["embedding_dim"])),
+        load_torch=_load_torch,
+        torch_file="weights",
+    )
+    model = open_window_model(spec, backend, home)
+    return IntroModel(model.run, model.backend, model.manifest, model.manifest_hash)
 
 
-def _problem(name: str, folder: Path, manifest: dict[str, Any]) -> str | None:
-    """Why runtime `name` cannot run this artifact here, or None."""
-    import importlib.util
-
-    kind = {"tensorrt": "tensorrt", "onnxruntime": "onnx", "torch": "weights"}[name]
-    file = manifest.get("files", {}).get(kind)
-    if file is None or not (folder / file).is_file():
-        return f"no {kind} file in the artifact"
-    if importlib.util.find_spec(name) is None:
-        return f"the {name} package is not installed"
-    if name == "tensorrt":
-        import torch
-
-        if not torch.cuda.is_available():
-            return "no CUDA device is visible"
-    return None
-
-
-def onnx_run(path: Path) -> Run:
-    """ONNX Runtime on `path` (CUDA provider when present); input cast to the graph's type."""
-    import onnxruntime as ort
-
-    from filmline.engine.backends.onnxruntime_runner import session_options
-
-    providers = ["CPUExecutionProvider"]
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        session = ort.InferenceSession(str(path), sess_options=session_options(), providers=providers)
-    except Exception as err:  # onnxruntime raises its own pybind types for every failure
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise BackendError(f"ONNX Runtime cannot load {path} ({first}): run `{BUILD_FIX} --force`") from err
-    dtype = np.float16 if session.get_inputs()[0].type == "tensor(float16)" else np.float32
-
-    def run(windows: np.ndarray) -> np.ndarray:
-        logits = session.run([WINDOW_OUTPUT], {WINDOW_INPUT: np.ascontiguousarray(windows, dtype)})[0]
-        return logits.astype(np.float32, copy=False)
-
-    return run
-
-
-def tensorrt_run(plan: Path, window: int, dim: int, precision: str) -> Run:
-    """The shared TensorRT runner, told that its input is windows of embeddings. UNVERIFIED:
-    TensorRT cannot be installed where this was written."""
-    from filmline.engine.backends.base import EncoderInfo
-    from filmline.engine.backends.tensorrt_runner import TensorRTRunner
-
-    class _WindowRunner(TensorRTRunner):
-        def _check_shape(self, pixels: Any) -> None:
-            if tuple(pixels.shape[1:]) != (window, dim) or len(pixels) < 1:
-                raise ValueError(f"the intro model expects windows [B, {window}, {dim}], got {tuple(pixels.shape)}")
-
-    info = EncoderInfo(MODEL_NAME, 0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), dim, None)  # no image input
-    return _WindowRunner(plan, info, precision).run
-
-
-def _torch(folder: Path, manifest: dict[str, Any]) -> Run:
+def _load_torch(folder: Path, manifest: dict[str, Any] | None, device: Any) -> tuple[Any, Any]:
     import torch
 
     from filmline.engine.models.intro import load_checkpoint
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_checkpoint(folder / manifest["files"]["weights"]).model.to(device).eval()
-
-    def run(windows: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(windows, np.float32)).to(device)).float().cpu().numpy()
-
-    return run
-
-
-_RUNNERS: dict[str, Callable[[Path, dict[str, Any]], Run]] = {
-    "tensorrt": lambda folder, m: tensorrt_run(
-        folder / m["files"]["tensorrt"], int(m["input"]["window"]), int(m["input"]["embedding_dim"]), m["precision"]
-    ),
-    "onnxruntime": lambda folder, m: onnx_run(folder / m["files"]["onnx"]),
-    "torch": _torch,
-}
+    return load_checkpoint(folder / manifest["files"]["weights"]).model.to(device).eval(), torch.float32

@@ -19,13 +19,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from filmline.engine import registry
+from filmline.engine.backends.factory import GRAPH_FILES, auto_order, graph_runner
 from filmline.engine.config import read_config
 from filmline.engine.errors import BackendError, BadInputError, EngineError, MissingModelError
 from filmline.engine.home import artifact_dir
 from filmline.engine.preprocess import to_pixels
 
 MODEL_NAME = "trigger"
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _BUILD = "engine-build --model trigger --checkpoint FILE"
 _DEFAULTS = read_config("trigger.yaml")["run"]
 _EPSILON = 1e-9  # seconds: frame times are sums of float intervals
@@ -161,11 +162,11 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
     ONNX Runtime on a CPU machine, PyTorch fp16 on a CUDA one). The head runs in PyTorch, as the
     manifest's `head.runtime` records.
     """
-    from filmline.engine.backends import EncoderInfo, available_backends
-    from filmline.export.manifest import MANIFEST, manifest_hash, read_manifest
+    from filmline.engine.backends import BACKENDS, EncoderInfo, available_backends
+    from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
 
-    if backend not in BACKENDS:
-        raise BadInputError(f"unknown trigger backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    if backend != "auto" and backend not in BACKENDS:
+        raise BadInputError(f"unknown trigger backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
     folder = artifact_dir(MODEL_NAME, home)
     if not (folder / MANIFEST).is_file():
         raise MissingModelError(f"no trigger model in {folder}: run `{_BUILD}`")
@@ -178,7 +179,7 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
     name = backend if backend != "auto" else _auto_backend(files, runnable)
     if name not in runnable:
         raise BackendError(f"backend {name} is unavailable here: use --backend auto")
-    kind = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}.get(name)
+    kind = GRAPH_FILES.get(name)
     if kind is not None and not files.get(kind, Path()).is_file():
         raise MissingModelError(f"no {name} graph of the trigger model in {folder}: run `{_BUILD} --force` on this machine")
     config, head, encoder = _load_torch_parts(files["torch"], with_encoder=name == "torch")
@@ -199,27 +200,16 @@ def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", h
 def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
     """The encoders' order on this machine (on CUDA, PyTorch fp16 before CPU-only ONNX Runtime)
     among the runtimes that are installed and have their file in the artifact."""
-    from filmline.engine.backends.factory import auto_order
-
-    needs = {"tensorrt": "tensorrt", "onnxruntime": "onnx"}
     for name in auto_order():
-        if name in runnable and (name not in needs or files.get(needs[name], Path()).is_file()):
+        if name in runnable and (name not in GRAPH_FILES or files.get(GRAPH_FILES[name], Path()).is_file()):
             return name
     return "torch"
 
 
 def _runner(name: str, files: dict[str, Path], info: Any, manifest: dict[str, Any], encoder: Any) -> Any:
-    if name == "tensorrt":
-        from filmline.engine.backends.tensorrt_runner import TensorRTRunner
-
-        return TensorRTRunner(files["tensorrt"], info, precision=manifest["precision"])
-    if name == "onnxruntime":
-        from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-
-        return OnnxRuntimeRunner(files["onnx"], info)
-    from filmline.engine.backends.torch_runner import TorchRunner
-
-    return TorchRunner(encoder, info)
+    if name == "torch":
+        return registry.lookup("runtime", "torch")(encoder, info)
+    return graph_runner(name, files[GRAPH_FILES[name]], info, manifest.get("precision", "fp32"))
 
 
 def _load_torch_parts(path: Path, *, with_encoder: bool) -> tuple[Any, Callable[[np.ndarray], np.ndarray], Any]:

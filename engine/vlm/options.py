@@ -7,9 +7,10 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from filmline.engine import registry
 from filmline.engine.errors import BadInputError
 
-BACKENDS = ("transformers", "openai", "trtllm")
+BACKENDS = registry.names("vlm")
 TASKS = ("actions", "captions", "triggers")
 ENABLE_HINT = "--vlm transformers --vlm-model FOLDER_OR_HUB_ID, or --vlm openai --vlm-url URL --vlm-model NAME"
 

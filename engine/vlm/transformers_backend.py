@@ -26,7 +26,7 @@ import torch
 from filmline.engine.errors import BackendError, BadInputError, EngineError, MissingModelError, first_line
 from filmline.engine.vlm.base import Failed, Generated, GenerationSettings, Progress, Scored, VlmBackend, VlmPrompt
 from filmline.engine.vlm.families import chat_format, continuation, family_of, render_prompt
-from filmline.export.loading import refuse_missing_weights
+from filmline.engine.backends.weights import refuse_missing_weights
 
 _MODEL_CLASSES = {
     "llava": "LlavaForConditionalGeneration",

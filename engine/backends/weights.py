@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 
 import torch
 
+from filmline.engine.backends.families import EncoderFamily, encoder_family
 from filmline.engine.config import ModelSpec
 from filmline.engine.errors import BadInputError, MissingModelError, first_line
-from filmline.export.models import ExportConfig, export_config
 
 _HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -84,7 +84,7 @@ def locate_weights(spec: ModelSpec, weights: str | Path | None = None) -> Weight
     Cheap enough to decide whether a build is current: a folder is hashed, a hub id is looked up
     in the local cache only (revision None when it is not cached yet).
     """
-    config = export_config(spec)
+    config = encoder_family(spec)
     where = str(weights) if weights is not None else spec.source
     folder = Path(where).expanduser()
     if folder.is_dir():
@@ -115,7 +115,7 @@ def load_encoder(
     `weights` is a Hugging Face id or a folder in Hugging Face format (default `spec.source`),
     or what `locate_weights` made of one, which saves hashing a large folder twice.
     """
-    config = export_config(spec)
+    config = encoder_family(spec)
     source = weights if isinstance(weights, WeightsSource) else locate_weights(spec, weights)
     if source.kind == "local":
         model = _from_pretrained(config, source.location, local_files_only=True)
@@ -129,7 +129,7 @@ def load_encoder(
     ).eval()
 
 
-def _check_local(config: ExportConfig, folder: Path) -> None:
+def _check_local(config: EncoderFamily, folder: Path) -> None:
     """A Hugging Face folder (or hub snapshot) of the right family: another family's weights
     would not fit, leaving the model partly random."""
     config_file = folder / "config.json"
@@ -146,7 +146,7 @@ def _check_local(config: ExportConfig, folder: Path) -> None:
         )
 
 
-def _load_hub(config: ExportConfig, source: WeightsSource) -> torch.nn.Module:
+def _load_hub(config: EncoderFamily, source: WeightsSource) -> torch.nn.Module:
     """From the cache; else from the hub, only when downloads are allowed and it answers."""
     repo_id = source.location
     if source.folder is not None:
@@ -162,7 +162,7 @@ def _load_hub(config: ExportConfig, source: WeightsSource) -> torch.nn.Module:
 
 
 def _from_pretrained(
-    config: ExportConfig, where: str, *, local_files_only: bool
+    config: EncoderFamily, where: str, *, local_files_only: bool
 ) -> torch.nn.Module:
     """The Hugging Face model, or a `MissingModelError` when any weight would be left random."""
     import transformers
