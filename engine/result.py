@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 

@@ -7,7 +7,6 @@ against the one truth; a table goes to stdout and, with `--json`, every figure t
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

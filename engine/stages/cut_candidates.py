@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 
 from filmline.engine.stages.cheap_pass import FrameChanges
 

@@ -23,7 +23,7 @@ stays high over every frame of a gradual transition. So:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from filmline.engine.config import read_config
 from filmline.engine.stages.cheap_pass import CheapFeatures
 from filmline.engine.stages.gradual import GradualTransition
-from filmline.engine.stages.shots import Boundary, EmbeddingTable
+from filmline.engine.stages.shots import Boundary, EmbeddingTable, with_similarity
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def learned_boundaries(
     if signatures is not None:
         proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
     proposed = _through_black(sorted(proposed, key=lambda b: b.frame), black, settings.fade_gap_frames)
-    proposed = _with_similarity(proposed, table)
+    proposed = with_similarity(proposed, table)
     kept, rejected = [], []
     for boundary in proposed:
         unverified = boundary.frame in weak and boundary.similarity is not None and boundary.similarity >= threshold
@@ -197,24 +197,6 @@ def _is_flash(frame: int, signatures: np.ndarray, settings: LearnedSettings) -> 
 
 def _inside(frame: int, spans: list[tuple[int, int]]) -> bool:
     return any(first < frame <= last for first, last in spans)
-
-
-def _with_similarity(boundaries: list[Boundary], table: EmbeddingTable | None) -> list[Boundary]:
-    """Each boundary with the encoder's cosine across it, where the frames either side were embedded."""
-    if table is None or len(table) == 0:
-        return boundaries
-    left, right, which = [], [], []
-    for k, boundary in enumerate(boundaries):
-        if boundary.span is None:
-            a, b = table.position(boundary.frame - 1), table.position(boundary.frame)
-        else:
-            a, b = table.last_before(boundary.span[0]), table.first_after(boundary.span[1])
-        if a is not None and b is not None:
-            left.append(a), right.append(b), which.append(k)
-    boundaries = list(boundaries)
-    for k, similarity in zip(which, table.pair_similarity(left, right)):
-        boundaries[k] = replace(boundaries[k], similarity=float(similarity))
-    return boundaries
 
 
 def _one_per_frame(boundaries: list[Boundary]) -> list[Boundary]:

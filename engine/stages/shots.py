@@ -109,22 +109,32 @@ def decide_boundaries(
     proposed.sort(key=lambda b: b.frame)
     if table is None or len(table) == 0:
         return _unique_frames(proposed), []
-    left, right, which = [], [], []
-    for k, boundary in enumerate(proposed):
-        if boundary.span is None:
-            a, b = table.position(boundary.frame - 1), table.position(boundary.frame)
-        else:
-            a, b = table.last_before(boundary.span[0]), table.first_after(boundary.span[1])
-        if a is not None and b is not None:
-            left.append(a), right.append(b), which.append(k)
-    for k, similarity in zip(which, table.pair_similarity(left, right)):
-        proposed[k] = replace(proposed[k], similarity=float(similarity))
+    proposed = with_similarity(proposed, table)
     kept, rejected = [], []
     for boundary in proposed:
         is_fade = boundary.kind.startswith("fade")
         verified = boundary.similarity is None or boundary.similarity < threshold
         (kept if is_fade or verified else rejected).append(boundary)
     return _unique_frames(kept), rejected
+
+
+def with_similarity(boundaries: list[Boundary], table: EmbeddingTable | None) -> list[Boundary]:
+    """Each boundary with the encoder's cosine across it, where the frames either side were
+    embedded (a cut: the frames either side; a gradual span: the last before and first after)."""
+    if table is None or len(table) == 0:
+        return boundaries
+    left, right, which = [], [], []
+    for k, boundary in enumerate(boundaries):
+        if boundary.span is None:
+            a, b = table.position(boundary.frame - 1), table.position(boundary.frame)
+        else:
+            a, b = table.last_before(boundary.span[0]), table.first_after(boundary.span[1])
+        if a is not None and b is not None:
+            left.append(a), right.append(b), which.append(k)
+    boundaries = list(boundaries)
+    for k, similarity in zip(which, table.pair_similarity(left, right)):
+        boundaries[k] = replace(boundaries[k], similarity=float(similarity))
+    return boundaries
 
 
 def _unique_frames(boundaries: list[Boundary]) -> list[Boundary]:

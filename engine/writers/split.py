@@ -16,7 +16,6 @@ Each file is written under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
