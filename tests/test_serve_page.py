@@ -48,7 +48,10 @@ def test_start_watch_open_report_download(page, server: Server, tmp_path) -> Non
     report = opened.value
     report.wait_for_load_state("load")
     assert report.locator("tr.shot[data-shot]").count() == len(document["shots"]) >= 4
-    assert report.evaluate("[...document.querySelectorAll('tr.shot img')].every(i => i.complete && i.naturalWidth > 0)")
+    for image in report.locator("tr.shot img").all():  # lazy images load once they are scrolled into view
+        image.scroll_into_view_if_needed()
+    report.wait_for_function(
+        "[...document.querySelectorAll('tr.shot img')].every(i => i.complete && i.naturalWidth > 0)", timeout=10_000)
 
     with page.expect_download() as download:
         row.get_by_role("link", name="JSON").click()
