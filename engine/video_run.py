@@ -9,7 +9,6 @@ say exactly what was kept.
 from __future__ import annotations
 
 import time
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,7 @@ class VideoRun:
                 todo.append(video)
                 continue
             features = load_features(self.out_dir, video) if self.series else None
-            write_result(document, self.out_dir, video.stem, *astuple(self.views), keep_existing=True)
+            write_result(document, self.out_dir, video.stem, self.views, keep_existing=True)
             self.ledger.finish(video, document, features, kept=True)
             notice(f"note: {video.name}: skipped, {result_path(self.out_dir, video)} is up to date "
                    "(same file, same settings); --force analyses it again")
@@ -226,7 +225,7 @@ class VideoRun:
                 self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total
                 if features is not None:
                     save_features(self.out_dir, video, features)
-                write_result(document, self.out_dir, video.stem, *astuple(self.views))
+                write_result(document, self.out_dir, video.stem, self.views)
             except BaseException:
                 remove_unfinished(self.out_dir, video)
                 raise
@@ -250,7 +249,7 @@ def match_episodes(ledger: Ledger, views: Views) -> None:
     ledger.matching = True
     add_cross_episode_segments(documents, [features for _, _, features in episodes])
     for video, document, _ in episodes:
-        write_result(document, ledger.out_dir, video.stem, *astuple(views))
+        write_result(document, ledger.out_dir, video.stem, views)
     ledger.matching = False
     intro_skipped = next((s for d in documents for s in d["models"]["skipped"] if s["stage"] == "intro"), None)
     if intro_skipped is not None:

@@ -93,7 +93,7 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
     check_writable(target)
     trt_build, trt_problem = tensorrt_module()
     source = locate_weights(spec, request.weights)
-    key = mf.build_key(_key_inputs(spec, source, request, trt_build))
+    key = mf.build_key(_key_inputs(spec, source), precision=request.precision, batch=request.batch, trt_build=trt_build)
     if not request.force and mf.is_current(target, key):
         progress(f"{spec.name} is up to date in {target} (--force rebuilds)")
         return BuildResult(target, mf.read_manifest(target), reused=True)
@@ -102,7 +102,8 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
     progress(f"loading {spec.name} weights from {source.location} ...")
     encoder = load_encoder(spec, source)
     # a download has just fixed the hub revision, so the key is computed again
-    key = mf.build_key(_key_inputs(spec, encoder.source, request, trt_build))
+    key = mf.build_key(_key_inputs(spec, encoder.source), precision=request.precision, batch=request.batch,
+                       trt_build=trt_build)
     with staging(target) as work:
         files, parity = _export_and_check(encoder, work, progress)
         if trt_build is None:
@@ -182,18 +183,11 @@ def tensorrt_module() -> tuple[Any, str | None]:
     return tensorrt_build, None
 
 
-def _key_inputs(
-    spec: ModelSpec, source: WeightsSource, request: BuildRequest, trt_build: Any
-) -> dict[str, Any]:
+def _key_inputs(spec: ModelSpec, source: WeightsSource) -> dict[str, Any]:
     return {
         "spec": dataclasses.asdict(spec),
         "weights": source.location,
         "revision": source.revision,
-        "precision": request.precision,
-        "batch": dataclasses.astuple(request.batch),
-        "opset": OPSET,
-        "tensorrt": trt_build.VERSION if trt_build else None,
-        "gpu": torch.cuda.get_device_name() if trt_build else None,  # plans are specific to a GPU
     }
 
 

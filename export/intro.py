@@ -61,12 +61,8 @@ def build_from_checkpoint(
             "checkpoint": loaded.sha256,
             "config": loaded.model.config.as_dict(),
             "embedder": loaded.embedder,
-            "precision": precision,
-            "batch": [batch.min, batch.opt, batch.max],
-            "opset": OPSET,
-            "tensorrt": trt_build.VERSION if trt_build else None,
-            "gpu": torch.cuda.get_device_name() if trt_build else None,
-        }
+        },
+        precision=precision, batch=batch, trt_build=trt_build,
     )
     if not force and mf.is_current(target, key):
         progress(f"intro is up to date in {target} (--force rebuilds)")

@@ -58,9 +58,26 @@ def build_record(
     }
 
 
-def build_key(inputs: dict[str, Any]) -> str:
-    """A digest of everything that determines a build; equal keys mean the artifact is current."""
-    canonical = json.dumps({"format": FORMAT, **inputs}, sort_keys=True)
+def build_key(inputs: dict[str, Any], *, precision: str, batch: Any, trt_build: Any) -> str:
+    """A digest of everything that determines a build; equal keys mean the artifact is current.
+    `inputs` are the model's own (weights, config); the fields every build shares are added here:
+    precision, the `BatchProfile`, the opset, and with TensorRT (`trt_build`, the builder module or
+    None) its version and the GPU, since plans are specific to one."""
+    from filmline.export.models import OPSET
+
+    gpu = None
+    if trt_build:
+        import torch
+
+        gpu = torch.cuda.get_device_name()
+    shared = {
+        "precision": precision,
+        "batch": [batch.min, batch.opt, batch.max],
+        "opset": OPSET,
+        "tensorrt": trt_build.VERSION if trt_build else None,
+        "gpu": gpu,
+    }
+    canonical = json.dumps({"format": FORMAT, **inputs, **shared}, sort_keys=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

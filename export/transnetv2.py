@@ -132,16 +132,8 @@ def _graph_export(model: TransNetV2, tolerance: dict[str, Any]) -> GraphExport:
 
 
 def _key(weights: Weights, precision: str, batch: BatchProfile, trt_build: Any) -> str:
-    return mf.build_key({
-        "model": MODEL_NAME,
-        "weights": weights.sha256(),
-        "distribution": weights.version,
-        "precision": precision,
-        "batch": [batch.min, batch.opt, batch.max],
-        "opset": OPSET,
-        "tensorrt": trt_build.VERSION if trt_build else None,
-        "gpu": torch.cuda.get_device_name() if trt_build else None,
-    })
+    return mf.build_key({"model": MODEL_NAME, "weights": weights.sha256(), "distribution": weights.version},
+                        precision=precision, batch=batch, trt_build=trt_build)
 
 
 def _manifest(weights: Weights, precision: str, batch: BatchProfile, files: dict[str, str],

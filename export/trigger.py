@@ -82,15 +82,7 @@ def build_from_checkpoint(
     trt_build, trt_problem = tensorrt_module()
     defaults = read_config("trigger.yaml")["model"]
     digest = file_sha256(path)
-    key = mf.build_key({
-        "checkpoint": digest,
-        "model": defaults,
-        "precision": precision,
-        "batch": dataclasses.astuple(batch),
-        "opset": OPSET,
-        "tensorrt": trt_build.VERSION if trt_build else None,
-        "gpu": torch.cuda.get_device_name() if trt_build else None,
-    })
+    key = mf.build_key({"checkpoint": digest, "model": defaults}, precision=precision, batch=batch, trt_build=trt_build)
     if not force and mf.is_current(target, key):
         manifest = mf.read_manifest(target)
         if strict and (manifest["checkpoint"]["missing"] or manifest["checkpoint"]["unexpected"]):

@@ -1,18 +1,12 @@
 """Views of one result document: each format is written from the document alone (analysis never
 re-runs), by the module that owns it, through `write_atomic`.
 
-| name | file | module |
-| --- | --- | --- |
-| json | `<stem>.json` | `filmline.engine.result` |
-| csv | `<stem>.shots.csv` (PySceneDetect's columns) | `filmline.engine.result` |
-| html | `<stem>.html` (self-contained report) | `html_report` |
-| otio, edl, fcpxml | `<stem>.otio`, `<stem>.edl`, `<stem>.fcp.xml` (OpenTimelineIO) | `timeline` |
-| vtt, ffmeta | `<stem>.chapters.vtt`, `<stem>.ffmetadata` | `chapters` |
-| sheet | `<stem>.sheet.jpg` (contact sheet) | `sheet` |
-
-A view module exposes `VIEWS: dict[str, Callable[[dict, ViewOptions], dict[str, bytes]]]`: format
-name to a function giving file names (in the output folder) and their bytes. Modules are
-imported only when one of their formats is asked for (OpenTimelineIO, PIL, jinja2).
+Each format is one file, `<stem>` plus its suffix in `SUFFIXES`, made by a module:
+`tabular` (json, csv: PySceneDetect's columns), `html_report` (the self-contained report),
+`timeline` (otio, edl, fcpxml through OpenTimelineIO), `chapters` (vtt, ffmeta) and `sheet` (the
+contact sheet). A view module exposes `VIEWS: dict[str, Callable[[dict, ViewOptions], bytes]]`:
+format name to a function giving the file's bytes. Modules are imported only when one of their
+formats is asked for (OpenTimelineIO, PIL, jinja2).
 """
 
 from __future__ import annotations
@@ -41,7 +35,12 @@ _MODULES = {
     "sheet": "filmline.engine.writers.sheet",
 }
 
-View = Callable[[dict[str, Any], "ViewOptions"], dict[str, bytes]]
+SUFFIXES = {
+    "json": ".json", "csv": ".shots.csv", "html": ".html", "otio": ".otio", "edl": ".edl", "fcpxml": ".fcp.xml",
+    "vtt": ".chapters.vtt", "ffmeta": ".ffmetadata", "sheet": ".sheet.jpg",
+}
+
+View = Callable[[dict[str, Any], "ViewOptions"], bytes]
 
 
 @dataclass(frozen=True)
@@ -85,12 +84,11 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def render_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions) -> dict[str, bytes]:
-    """Every asked-for view's files, by name; nothing written yet."""
-    files: dict[str, bytes] = {}
-    for name in formats:
-        module = importlib.import_module(_MODULES[name])
-        files.update(module.VIEWS[name](document, options))
-    return files
+    """Every asked-for view's file, by name; nothing written yet."""
+    return {
+        options.stem + SUFFIXES[name]: importlib.import_module(_MODULES[name]).VIEWS[name](document, options)
+        for name in formats
+    }
 
 
 def write_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions, *,
@@ -98,13 +96,16 @@ def write_views(document: dict[str, Any], formats: tuple[str, ...], options: Vie
     """Render, then write each file atomically; the JSON (the run's record) goes last. Numbers are
     rounded once here, whichever stage added them. Should a write fail, the files this call wrote
     are removed again, so a video never has half its views. `keep_existing`: write only the files
-    that are not there yet (views asked for on a rerun that keeps its result)."""
+    that are not there yet (views asked for on a rerun that keeps its result); the others are not
+    rendered at all."""
     from filmline.engine.output_files import write_atomic
     from filmline.engine.result import rounded_document
 
-    files = render_views(rounded_document(document), formats, options)
     if keep_existing:
-        files = {name: data for name, data in files.items() if not (options.out_dir / name).exists()}
+        formats = tuple(name for name in formats if not (options.out_dir / (options.stem + SUFFIXES[name])).exists())
+        if not formats:
+            return []
+    files = render_views(rounded_document(document), formats, options)
     json_name = f"{options.stem}.json"
     written: list[Path] = []
     try:
@@ -119,15 +120,15 @@ def write_views(document: dict[str, Any], formats: tuple[str, ...], options: Vie
     return written
 
 
-def write_result(document: dict[str, Any], out_dir: Path, stem: str, formats: tuple[str, ...] = DEFAULT_FORMATS,
-                 chapters: str = CHAPTER_MODES[0], source_dir: Path | None = None, *,
-                 keep_existing: bool = False) -> list[Path]:
+def write_result(document: dict[str, Any], out_dir: Path, stem: str, views: Views = Views(), *,
+                 source_dir: Path | None = None, keep_existing: bool = False) -> list[Path]:
     """Everything written for one finished video: its views, then (with the HTML report) the
     folder's `index.html`, rewritten to list it. `source_dir`: see `ViewOptions` (default `out_dir`)."""
-    options = ViewOptions(out_dir, stem, out_dir if source_dir is None else source_dir, chapters)
-    written = write_views(document, formats, options, keep_existing=keep_existing)
-    if "html" in formats:
-        from filmline.engine.writers.index_page import write_index
+    options = ViewOptions(out_dir, stem, out_dir if source_dir is None else source_dir, views.chapters)
+    written = write_views(document, views.formats, options, keep_existing=keep_existing)
+    if "html" in views.formats:
+        from filmline.engine.writers.index_page import INDEX, write_index
 
-        written.append(write_index(out_dir))
+        if written or not keep_existing or not (out_dir / INDEX).exists():  # else a kept result has its row
+            written.append(write_index(out_dir))
     return written

@@ -73,12 +73,12 @@ def _of(document: dict[str, Any], options: ViewOptions) -> list[Chapter]:
     return chapters(document, options.chapters, float(read_config("report.yaml")["chapters"]["min_seconds"]))
 
 
-def vtt_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+def vtt_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     lines = ["WEBVTT", ""]
     for number, chapter in enumerate(_of(document, options), 1):
         title = chapter.title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         lines += [str(number), f"{timecode(chapter.start)} --> {timecode(chapter.end)}", title, ""]
-    return {f"{options.stem}.chapters.vtt": "\n".join(lines).encode("utf-8")}
+    return "\n".join(lines).encode("utf-8")
 
 
 def _ffmeta_escape(text: str) -> str:
@@ -88,12 +88,12 @@ def _ffmeta_escape(text: str) -> str:
     return text
 
 
-def ffmeta_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+def ffmeta_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     lines = [";FFMETADATA1", f"title={_ffmeta_escape(options.stem)}", ""]
     for chapter in _of(document, options):
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={int(round(chapter.start * 1000))}",
                   f"END={int(round(chapter.end * 1000))}", f"title={_ffmeta_escape(chapter.title)}", ""]
-    return {f"{options.stem}.ffmetadata": "\n".join(lines).encode("utf-8")}
+    return "\n".join(lines).encode("utf-8")
 
 
 VIEWS = {"vtt": vtt_view, "ffmeta": ffmeta_view}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors
 from filmline.engine.errors import BadInputError, OutputError
-from filmline.engine.writers import CHAPTER_MODES, DEFAULT_FORMATS, FORMATS, parse_formats
+from filmline.engine.writers import CHAPTER_MODES, DEFAULT_FORMATS, FORMATS, Views, parse_formats
 
 PROG = "engine-report"
 REPORT_DEFAULT = ",".join(name for name in DEFAULT_FORMATS if name != "json")  # the JSON is the input
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         chosen = formats
         if "html" in formats and "json" not in formats and out_dir.resolve() != path.parent.resolve():
             chosen = ("json", *formats)  # the folder's index.html lists the results (<stem>.json) in it
-        for written in write_result(document, out_dir, stem, chosen, args.chapters, source_dir=path.parent):
+        for written in write_result(document, out_dir, stem, Views(chosen, args.chapters), source_dir=path.parent):
             print(written)
         if args.split:
             from filmline.engine.writers.split import split_video

@@ -47,10 +47,10 @@ def asset(name: str) -> str:
     return resources.files("filmline.engine.writers").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def html_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+def html_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     page = templates().get_template("report.html.j2").render(
         **page_values(document, options), css=asset("report.css"), script=asset("report.js"))
-    return {f"{options.stem}.html": page.encode("utf-8")}
+    return page.encode("utf-8")
 
 
 def page_values(document: dict[str, Any], options: ViewOptions) -> dict[str, Any]:

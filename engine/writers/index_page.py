@@ -59,10 +59,13 @@ def _failures(document: dict[str, Any]) -> list[str]:
     return found
 
 
+INDEX = "index.html"
+
+
 def write_index(folder: Path) -> Path:
     """Write `folder/index.html` from the results in it; returns its path."""
     page = templates().get_template("index.html.j2").render(rows=index_rows(folder), css=asset("report.css"),
                                                                folder=folder.resolve().name)
-    path = folder / "index.html"
+    path = folder / INDEX
     write_atomic(path, page.encode("utf-8"))
     return path

@@ -24,7 +24,7 @@ MISSING = (70, 70, 70)
 TEXT = (235, 235, 235)
 
 
-def sheet_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+def sheet_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     settings = read_config("report.yaml")["sheet"]
     video, shots = document["video"], document["shots"]
     tile_width = int(settings["tile_width"])
@@ -49,7 +49,7 @@ def sheet_view(document: dict[str, Any], options: ViewOptions) -> dict[str, byte
         draw.text((x + 4, y + tile_height + 2), f"#{shot['index'] + 1}  {timecode(shot['start_time'])}", fill=TEXT, font=font)
     buffer = io.BytesIO()
     sheet.save(buffer, format="JPEG", quality=int(settings["jpeg_quality"]))
-    return {f"{options.stem}.sheet.jpg": buffer.getvalue()}
+    return buffer.getvalue()
 
 
 def _missing_tile(size: tuple[int, int], font: ImageFont.ImageFont) -> Image.Image:

@@ -9,12 +9,12 @@ from filmline.engine.result import json_bytes, shots_csv_bytes
 from filmline.engine.writers import ViewOptions
 
 
-def json_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
-    return {f"{options.stem}.json": json_bytes(document)}
+def json_view(document: dict[str, Any], options: ViewOptions) -> bytes:
+    return json_bytes(document)
 
 
-def csv_view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
-    return {f"{options.stem}.shots.csv": shots_csv_bytes(document)}
+def csv_view(document: dict[str, Any], options: ViewOptions) -> bytes:
+    return shots_csv_bytes(document)
 
 
 VIEWS = {"json": json_view, "csv": csv_view}

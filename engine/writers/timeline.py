@@ -133,15 +133,15 @@ def _markers(document: dict[str, Any]) -> list[tuple[str, int, int]]:
     return found
 
 
-def _render(adapter: str, suffix: str, centred: bool = False):
-    def view(document: dict[str, Any], options: ViewOptions) -> dict[str, bytes]:
+def _render(adapter: str, centred: bool = False):
+    def view(document: dict[str, Any], options: ViewOptions) -> bytes:
         timeline = build_timeline(document, options.stem, centred=centred)
-        return {f"{options.stem}{suffix}": otio.adapters.write_to_string(timeline, adapter_name=adapter).encode("utf-8")}
+        return otio.adapters.write_to_string(timeline, adapter_name=adapter).encode("utf-8")
     return view
 
 
 VIEWS = {
-    "otio": _render("otio_json", ".otio"),
-    "edl": _render("cmx_3600", ".edl"),
-    "fcpxml": _render("fcp_xml", ".fcp.xml", centred=True),
+    "otio": _render("otio_json"),
+    "edl": _render("cmx_3600"),
+    "fcpxml": _render("fcp_xml", centred=True),
 }
