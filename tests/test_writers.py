@@ -25,7 +25,10 @@ from filmline.engine.cli import main as engine_run
 from filmline.engine.config import read_config
 from filmline.engine.writers import FORMATS, ViewOptions, parse_formats, write_views
 from filmline.engine.writers.cli import main as engine_report
+from filmline.engine.writers.cmx_edl import edl_bytes
+from filmline.engine.writers.fcp_xml import fcp_xml_bytes
 from filmline.engine.writers.index_page import write_index
+from filmline.engine.writers.timeline import build_timeline
 
 TIMELINE = [Shot(40), Shot(30), Shot(45, Fade(out_frames=10, black_frames=14, in_frames=10)), Shot(40, Dissolve(frames=14)),
             Shot(30)]
@@ -127,6 +130,27 @@ def test_edl_reads_back_with_the_cuts_and_where_each_dissolve_starts(result: Pat
     lengths = [t.duration().to_frames() for t in items if isinstance(t, otio.schema.Transition)]
     assert lengths == [s["transition_in"]["span"]["end_frame"] - s["transition_in"]["span"]["start_frame"] + 1
                        for s in document["shots"][1:] if s["transition_in"]["span"]]
+
+
+@pytest.mark.parametrize("fps, path", [(25.0, "film.mkv"), (29.97, "/media/My Film (2).mov"), (23.976, "C:\\films\\a.mp4")])
+def test_edl_and_fcp_xml_are_what_the_otio_adapters_write(fps: float, path: str) -> None:
+    """Our EDL and FCP XML writers stand in for the adapters' `write_to_string` (too slow for a
+    long film): for the timeline we build, the adapters write the same text, byte for byte."""
+    document = synthetic_document(shots=150, seconds=450, fps=fps, seed=4, video_path=path)
+    assert sum(bool(s["transition_in"] and s["transition_in"]["span"]) for s in document["shots"]) >= 5
+    edl = otio.adapters.write_to_string(build_timeline(document, "film"), adapter_name="cmx_3600")
+    assert edl_bytes(build_timeline(document, "film")) == edl.encode("utf-8")
+    centred = build_timeline(document, "film")  # FCP 7 XML: each transition centred, the shorter side on both
+    track = centred.tracks[0]
+    for index in reversed(range(len(track))):
+        if isinstance(track[index], otio.schema.Transition):
+            half = min(track[index].in_offset, track[index].out_offset)
+            if half.value:
+                track[index].in_offset = track[index].out_offset = half
+            else:
+                del track[index]
+    fcp = otio.adapters.write_to_string(centred, adapter_name="fcp_xml")
+    assert fcp_xml_bytes(build_timeline(document, "film")) == fcp.encode("utf-8")
 
 
 def test_markers_labels_and_captions_travel_in_the_otio(generated) -> None:

@@ -5,8 +5,10 @@ Each format is one file, `<stem>` plus its suffix in `SUFFIXES`, made by a modul
 `tabular` (json, csv: PySceneDetect's columns), `html_report` (the self-contained report),
 `timeline` (otio, edl, fcpxml through OpenTimelineIO), `chapters` (vtt, ffmeta) and `sheet` (the
 contact sheet). A view module exposes `VIEWS: dict[str, Callable[[dict, ViewOptions], bytes]]`:
-format name to a function giving the file's bytes. Modules are imported only when one of their
-formats is asked for (OpenTimelineIO, PIL, jinja2).
+format name to a function giving the file's bytes; a module whose formats share costly work
+also exposes `render_together(document, names, options) -> {name: bytes}`, used when several of
+them are asked for at once (`timeline`: one OTIO timeline for otio, edl and fcpxml). Modules are
+imported only when one of their formats is asked for (OpenTimelineIO, PIL, jinja2).
 """
 
 from __future__ import annotations
@@ -85,10 +87,15 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def render_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions) -> dict[str, bytes]:
     """Every asked-for view's file, by name; nothing written yet."""
-    return {
-        options.stem + SUFFIXES[name]: importlib.import_module(_MODULES[name]).VIEWS[name](document, options)
-        for name in formats
-    }
+    rendered: dict[str, bytes] = {}
+    for module_name in dict.fromkeys(_MODULES[name] for name in formats):
+        module = importlib.import_module(module_name)
+        names = tuple(name for name in formats if _MODULES[name] == module_name)
+        if len(names) > 1 and hasattr(module, "render_together"):
+            rendered |= module.render_together(document, names, options)
+        else:
+            rendered |= {name: module.VIEWS[name](document, options) for name in names}
+    return {options.stem + SUFFIXES[name]: rendered[name] for name in formats}
 
 
 def write_views(document: dict[str, Any], formats: tuple[str, ...], options: ViewOptions, *,
