@@ -4,7 +4,7 @@ what an interrupted video left.
 
 Each result records what it was made from under `run` (see `run_record`); a rerun keeps a result
 whose record matches the video file on disk and this run's settings fingerprint, and whose
-files are all there.
+files (key frames, series features) are all there.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def finished_result(out_dir: Path, video: Path, fingerprint: str, *, series: boo
     """The result document of `video` in `out_dir` when it is up to date, else None.
 
     Up to date: made from a file of the same size and mtime with the same settings fingerprint,
-    with its CSV and thumbnails in place (and, for `--series`, its features file).
+    with its thumbnails in place (and, for `--series`, its features file). Views are not checked:
+    the views a run asks for are not part of the result, and a kept result writes those missing.
     """
     path = result_path(out_dir, video)
     try:
@@ -55,8 +56,7 @@ def finished_result(out_dir: Path, video: Path, fingerprint: str, *, series: boo
         return None
     if record != current:
         return None
-    needed = [out_dir / f"{video.stem}.shots.csv"]
-    needed += [out_dir / shot["thumbnail"] for shot in document.get("shots", []) if shot.get("thumbnail")]
+    needed = [out_dir / shot["thumbnail"] for shot in document.get("shots", []) if shot.get("thumbnail")]
     if series:
         needed.append(features_path(out_dir, video))
     if not all(p.is_file() for p in needed):

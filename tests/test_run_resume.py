@@ -122,6 +122,26 @@ def test_rerun_keeps_up_to_date_results_and_redoes_changed_ones(two_films: list[
     assert "skipped, " not in err and "(kept)" not in printed
 
 
+def test_a_json_only_result_is_kept_and_later_views_are_written_without_analysing(two_films: list[Path], tmp_path: Path,
+                                                                                capsys) -> None:
+    out = tmp_path / "out"
+    args = [str(two_films[0]), "--out", str(out), "--backend", "none", "--no-progress"]
+    assert engine_run([*args, "--format", "json"]) == 0
+    assert not (out / "first.shots.csv").exists()
+    result = (out / "first.json").read_bytes()
+    capsys.readouterr()
+
+    assert engine_run([*args, "--format", "json"]) == 0
+    assert "first.mkv: skipped" in capsys.readouterr().err
+    assert (out / "first.json").read_bytes() == result
+
+    assert engine_run([*args, "--format", "csv"]) == 0
+    assert "first.mkv: skipped" in capsys.readouterr().err  # not analysed again
+    assert (out / "first.json").read_bytes() == result
+    rows = (out / "first.shots.csv").read_text().splitlines()
+    assert len(rows) == 2 + len(json.loads(result)["shots"])  # PySceneDetect's two header lines, a row per shot
+
+
 def test_quiet_prints_errors_only(two_films: list[Path], tmp_path: Path, capsys) -> None:
     args = [str(two_films[0]), str(tmp_path / "missing.mkv"), "--out", str(tmp_path / "out")]
     assert engine_run(args) == 2
