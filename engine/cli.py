@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: current folder)")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="a YAML file with any subset of the keys of configs/pipeline.yaml, in place of their "
-                             "defaults (flags given on the command line still win)")
+                             "defaults (over the file $ENGINE_CONFIG names, if set; flags given on the command line still "
+                             "win)")
     parser.add_argument("--model", help=f"image encoder: siglip or clip-b32 (default {defaults['model']})")
     parser.add_argument("--weights", help="load the encoder from this Hugging Face id or local folder instead of a built artifact")
     parser.add_argument("--backend", choices=BACKENDS,

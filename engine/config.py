@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -36,47 +37,58 @@ def pipeline_defaults() -> dict[str, Any]:
     return read_config("pipeline.yaml")
 
 
-def pipeline_config(overlay: Path | None = None) -> dict[str, Any]:
-    """`configs/pipeline.yaml` with the values of `overlay` in place of its own (`engine-run --config`).
+CONFIG_VARIABLE = "ENGINE_CONFIG"
 
-    The overlay is a YAML file in the same shape holding any subset of the keys. A key the defaults
+
+def config_overlays(flag: Path | None) -> list[tuple[Path, str]]:
+    """This run's overlays of the defaults, in order, each with how messages name it: the file
+    `$ENGINE_CONFIG` names (standing settings: a shared setup, a test suite), then `--config FILE`."""
+    overlays = []
+    named = os.environ.get(CONFIG_VARIABLE)
+    if named:
+        overlays.append((Path(named), f"{CONFIG_VARIABLE}={named}"))
+    if flag is not None:
+        overlays.append((flag, f"--config {flag}"))
+    return overlays
+
+
+def pipeline_config(overlays: Sequence[tuple[Path, str]] = ()) -> dict[str, Any]:
+    """`configs/pipeline.yaml` with the values of each overlay (`config_overlays`) in place of its own.
+
+    An overlay is a YAML file in the same shape holding any subset of the keys. A key the defaults
     do not have, or a value of the wrong kind, is a `BadInputError` naming the key and the file.
     The result is a fresh dict: the cached defaults stay as they are.
     """
     merged = copy.deepcopy(pipeline_defaults())
-    if overlay is None:
-        return merged
-    try:
-        raw = yaml.safe_load(overlay.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise BadInputError(
-            f"--config {overlay}: {err.strerror}; pass a YAML file shaped like configs/pipeline.yaml"
-        ) from err
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise BadInputError(f"--config {overlay} is not valid YAML{line}; fix the file") from err
-    if raw is None:
-        return merged
-    _overlay(merged, raw, overlay, "")
+    for path, named in overlays:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise BadInputError(f"{named}: {err.strerror}; pass a YAML file shaped like configs/pipeline.yaml") from err
+        except yaml.YAMLError as err:
+            where = getattr(err, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            raise BadInputError(f"{named} is not valid YAML{line}; fix the file") from err
+        if raw is not None:
+            _overlay(merged, raw, named, "")
     return merged
 
 
-def _overlay(target: dict[str, Any], values: Any, path: Path, prefix: str) -> None:
+def _overlay(target: dict[str, Any], values: Any, named: str, prefix: str) -> None:
     """Put `values` over `target` key by key, recursing into sections; checks names and kinds."""
     if not isinstance(values, dict):
         what = f"section '{prefix.rstrip('.')}'" if prefix else "the top level"
-        raise BadInputError(f"--config {path}: {what} must be a mapping of keys to values, as in configs/pipeline.yaml")
+        raise BadInputError(f"{named}: {what} must be a mapping of keys to values, as in configs/pipeline.yaml")
     for key, value in values.items():
         name = f"{prefix}{key}"
         if key not in target:
             known = ", ".join(f"{prefix}{k}" for k in target)
-            raise BadInputError(f"--config {path}: unknown key '{name}'; the keys here are {known}")
+            raise BadInputError(f"{named}: unknown key '{name}'; the keys here are {known}")
         default = target[key]
         if isinstance(default, dict):
-            _overlay(default, value, path, f"{name}.")
+            _overlay(default, value, named, f"{name}.")
         elif not _same_kind(default, value):
-            raise BadInputError(f"--config {path}: '{name}' must be {_kind(default)}, got {value!r}")
+            raise BadInputError(f"{named}: '{name}' must be {_kind(default)}, got {value!r}")
         else:
             target[key] = float(value) if isinstance(default, float) else value
 

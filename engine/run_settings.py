@@ -1,5 +1,6 @@
 """What `engine-run` computes for a video, built in one place from the command line and the
-pipeline config (`configs/pipeline.yaml`, overlaid by `--config FILE`), and its fingerprint.
+pipeline config (`configs/pipeline.yaml`, overlaid by the file `$ENGINE_CONFIG` names, then by
+`--config FILE`), and its fingerprint.
 
 A flag left out takes its value from the config; a flag given wins. The fingerprint is a hash
 of every setting that changes a result (not where it is written or how the console looks) plus
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import filmline
 from filmline.engine import registry
-from filmline.engine.config import pipeline_config
+from filmline.engine.config import config_overlays, pipeline_config
 from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError
 from filmline.engine.vlm.options import VlmOptions
@@ -67,7 +68,9 @@ def build_run_settings(args: argparse.Namespace) -> RunSettings:
     from filmline.engine.extra_stages import ExtraStageOptions
     from filmline.engine.pipeline import ShotSettings
 
-    config = pipeline_config(args.config)
+    overlays = config_overlays(args.config)
+    config = pipeline_config(overlays)
+    named = ", ".join(name for _, name in overlays) or "configs/pipeline.yaml"
     shots, keyframes = config["shots"], config["keyframes"]
 
     def chosen(flag: Any, configured: Any) -> Any:
@@ -88,9 +91,9 @@ def build_run_settings(args: argparse.Namespace) -> RunSettings:
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be >= 1, got {batch_size}")
     if detector not in DETECTORS:
-        raise BadInputError(f"detector '{detector}' in --config {args.config}: choose one of {', '.join(DETECTORS)}")
+        raise BadInputError(f"detector '{detector}' in {named}: choose one of {', '.join(DETECTORS)}")
     if backend not in BACKENDS:
-        raise BadInputError(f"backend '{backend}' in --config {args.config}: choose one of {', '.join(BACKENDS)}")
+        raise BadInputError(f"backend '{backend}' in {named}: choose one of {', '.join(BACKENDS)}")
     chosen_values = {"fps": fps, "threshold": threshold, "min_shot_seconds": min_shot}
     configured = {**shots, **keyframes}  # configs/pipeline.yaml names every other field
     shot_settings = ShotSettings(**{

@@ -20,12 +20,12 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # engine-run's default shot detector is `auto` (TransNetV2 where its weights are installed, which
-# they are wherever the package is): in-process runs here keep the cheap pass unless a test asks
-# for --detector transnetv2, so a run in a fresh ENGINE_HOME does not export the network first,
-# and the tests written for the cheap pass keep testing it (tests/test_transnetv2*.py test the rest).
-from filmline.engine.config import pipeline_defaults  # noqa: E402
-
-pipeline_defaults()["detector"] = "cheap"
+# they are wherever the package is). The suite's runs, in this process and in the engine-runs it
+# starts, take tests/cheap_detector.yaml as $ENGINE_CONFIG (standing settings under any --config):
+# the cheap pass unless a test passes --detector, so a run in a fresh
+# ENGINE_HOME does not export the network first, and the tests written for the cheap pass keep
+# testing it (tests/test_transnetv2*.py test the rest).
+os.environ["ENGINE_CONFIG"] = str(Path(__file__).with_name("cheap_detector.yaml"))
 
 # Shared session fixtures: synthetic films and broken files, tiny encoders in Hugging Face format.
 from tests.tiny_models import tiny_clip_dir, tiny_siglip_dir, tiny_siglip_home  # noqa: E402,F401

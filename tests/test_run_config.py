@@ -71,6 +71,24 @@ def test_mistakes_in_the_config_file_are_one_line_naming_key_and_file(
     assert not (tmp_path / "out").exists()
 
 
+def test_engine_config_names_standing_settings_under_config_and_flags(film: Path, tmp_path: Path, capsys,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    standing = tmp_path / "standing.yaml"
+    standing.write_text("detector: cheap\nshots:\n  min_shot_seconds: 1.0\nkeyframes:\n  thumbnail_width: 96\n")
+    monkeypatch.setenv("ENGINE_CONFIG", str(standing))
+    overlaid = run(film, tmp_path / "standing")
+    assert overlaid["settings"]["min_shot_seconds"] == 1.0 and len(overlaid["shots"]) == 2
+    config = tmp_path / "run.yaml"
+    config.write_text("shots:\n  min_shot_seconds: 0.5\n")
+    both = run(film, tmp_path / "both", "--config", str(config))  # --config over $ENGINE_CONFIG, key by key
+    assert both["settings"]["min_shot_seconds"] == 0.5 and both["settings"]["thumbnail_width"] == 96
+
+    standing.write_text("fsp: 2\n")
+    assert engine_run([str(film), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"ENGINE_CONFIG={standing}" in err[0] and "unknown key 'fsp'" in err[0], err
+
+
 def test_missing_config_file(film: Path, tmp_path: Path, capsys) -> None:
     code = engine_run([str(film), "--out", str(tmp_path / "out"), "--config", str(tmp_path / "nope.yaml")])
     err = capsys.readouterr().err.strip().splitlines()

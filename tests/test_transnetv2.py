@@ -240,7 +240,7 @@ def test_engine_run_with_broken_weights_says_one_line_and_exits(tmp_path: Path, 
 def test_auto_without_weights_runs_the_cheap_pass_and_says_so(tmp_path: Path, films) -> None:
     weights = _fake_distribution(tmp_path / "site", None)
     film = films["h264-cfr.mkv"].path
-    done = _engine_run(film, tmp_path / "site", tmp_path)
+    done = _engine_run(film, tmp_path / "site", tmp_path, "--detector", "auto")  # the suite's default is cheap
     assert done.returncode == 0, done.stderr
     assert any(line.startswith("note: shot detector: the cheap pass") and str(weights) in line
                for line in done.stderr.splitlines())
