@@ -41,7 +41,7 @@ OPTIONAL = {"tensorrt", "fastapi"}  # the gpu and serve extras; their modules ma
 
 def outside_checkout_env() -> dict[str, str]:
     """The environment of a user's shell: nothing from this checkout on the import path."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ENGINE_CONFIG")}  # conftest's
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ENGINE_CONFIG")}  # ENGINE_CONFIG: the suite's (conftest.py)
     env["PYTHONSAFEPATH"] = "1"  # `python -c` would otherwise put the working folder first
     return env
 

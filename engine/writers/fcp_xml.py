@@ -6,7 +6,7 @@ CPU (a JSON serialisation of every clip to find back-references, then a minidom 
 re-print of the whole document just to indent it), more than all other views together, and it
 has no option to skip either. This writer covers only the shape we build (one video track of
 clips on one `ExternalReference`, transitions between them, markers on clips; no gaps, effects
-or nested stacks) and writes it with ElementTree in about 0.05 s. `tests/test_writers.py` checks
+or nested stacks) and writes it with ElementTree in under 0.1 s. `tests/test_writers.py` checks
 that its output equals the adapter's and reads back through the adapter with our cut frames.
 """
 
