@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from contextlib import closing
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from filmline.engine.background import prefetch
 from filmline.engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
 from filmline.engine.decode.pyav import decode_frames_at
 from filmline.engine.encoder_queue import EncoderQueue
@@ -25,7 +27,6 @@ from filmline.engine.errors import BadInputError
 from filmline.engine.keyframe_store import KeyframeStore
 from filmline.engine.models.transnetv2 import HEIGHT as SHOT_MODEL_HEIGHT
 from filmline.engine.models.transnetv2 import WIDTH as SHOT_MODEL_WIDTH
-from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
@@ -223,19 +224,20 @@ def _decode_pass(
         shot_input = frame.to_rgb(SHOT_MODEL_WIDTH, SHOT_MODEL_HEIGHT) if learned is not None else None
         return frame, frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]), shot_input
 
-    for frame, thumb, shot_input in prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH):
-        if learned is not None:
-            learned.push(shot_input)
-        ring.append(frame, thumb)
-        seconds.append(frame.seconds)
-        thumbs.append(thumb)
-        for sampler, tap in sampled:
-            for chosen in sampler.push(frame.index, frame.seconds):
-                tap.take(*ring.get(chosen))
-        if len(thumbs) == STATS_BATCH:
-            run_cheap_pass()
-            if on_frames is not None:
-                on_frames(STATS_BATCH)
+    with closing(prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH)) as decoded:  # joins the thread
+        for frame, thumb, shot_input in decoded:
+            if learned is not None:
+                learned.push(shot_input)
+            ring.append(frame, thumb)
+            seconds.append(frame.seconds)
+            thumbs.append(thumb)
+            for sampler, tap in sampled:
+                for chosen in sampler.push(frame.index, frame.seconds):
+                    tap.take(*ring.get(chosen))
+            if len(thumbs) == STATS_BATCH:
+                run_cheap_pass()
+                if on_frames is not None:
+                    on_frames(STATS_BATCH)
     pending = len(thumbs)
     if thumbs:
         run_cheap_pass()
