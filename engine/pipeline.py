@@ -158,8 +158,8 @@ def analyze_video(
         if on_open is not None:
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
+        learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
         try:
-            learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
             decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames, learned)
             seconds, features, candidates, capture_seconds = decoded
             truncated = _looks_truncated(decoder.info, seconds)
@@ -188,6 +188,10 @@ def analyze_video(
             return analysis
         except BaseException:
             store.discard()
+            if learned is not None:
+                learned.close()
+            if encoder is not None:
+                encoder.discard()
             raise
 
 
