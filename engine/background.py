@@ -157,28 +157,37 @@ def _results(source: Iterable[T], work: Callable[[T], R]) -> Iterator[R]:
 
 
 class Consumer(Generic[T]):
-    """`work(item)` for every item `put`, in order, in a thread of its own, with at most `depth`
-    items waiting. Call `finish` to wait for the work (it raises the worker's error), or `close`
-    to drop what is left (an error path); either joins the thread."""
+    """`work(item)` for every item `put`, in order, in a thread of its own (started by the first
+    `put`), with at most `depth` items waiting. `finish` waits for the work and raises the
+    worker's error; `close` drops what is left (an error path). Either joins the thread; the
+    next `put` starts a new one, so one consumer serves video after video."""
 
     def __init__(self, work: Callable[[T], None], depth: int, name: str) -> None:
-        self._background = Background()
-        self._items: Handoff[T] = self._background.handoff(depth)
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
         self._work = work
-        self._background.start(name, self._run)
+        self._depth = depth
+        self._name = name
+        self._background: Background | None = None
+        self._items: Handoff[T] | None = None
 
     def put(self, item: T) -> None:
         """Queue `item`, waiting while `depth` items wait. Raises the worker's error (the worker
-        has stopped then, and this consumer is closed)."""
+        has stopped then, and its thread is joined)."""
+        if self._background is None:
+            self._background = Background()
+            items = self._items = self._background.handoff(self._depth)
+            self._background.start(self._name, lambda: self._run(items))
         try:
-            if not self._items.put(item):
-                raise RuntimeError("put on a closed Consumer")
+            self._items.put(item)
         except BaseException:
             self.close()
             raise
 
     def finish(self) -> None:
         """Wait until every item is worked on and the thread has ended; raises the worker's error."""
+        if self._background is None:
+            return
         try:
             self._items.end()
             self._background.join()
@@ -189,11 +198,13 @@ class Consumer(Generic[T]):
 
     def close(self) -> None:
         """Stop now, dropping the items not yet worked on, and join the thread."""
-        self._background.__exit__()
+        background, self._background, self._items = self._background, None, None
+        if background is not None:
+            background.__exit__()
 
-    def _run(self) -> None:
+    def _run(self, items: Handoff[T]) -> None:
         try:
-            for item in self._items:
+            for item in items:
                 self._work(item)
         except BaseException as err:  # handed to the caller, raised at its next put or finish
-            self._items.fail(err)
+            items.fail(err)

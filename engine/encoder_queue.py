@@ -62,7 +62,7 @@ class EncoderQueue:
         self._chunks: list[np.ndarray] = []
         self._lock = _runner_lock(runner)
         self._stream = _cuda_stream() if runner.device == "cuda" else None
-        self._worker: Consumer[tuple[list[int], list[Any], Any]] | None = None
+        self._worker: Consumer[tuple[list[int], list[Any], Any]] = Consumer(self._encode, depth, "encoder")
 
     @property
     def image_size(self) -> int:
@@ -106,18 +106,14 @@ class EncoderQueue:
         started = time.perf_counter()
         try:
             self._submit()
-            if self._worker is not None:
-                worker, self._worker = self._worker, None
-                worker.finish()
+            self._worker.finish()
         finally:
             self.seconds_spent += time.perf_counter() - started
 
     def discard(self) -> None:
         """Drop what is queued and not yet encoded and stop the worker (a video that failed)."""
         self._items, self._pending_frames = [], []
-        if self._worker is not None:
-            worker, self._worker = self._worker, None
-            worker.close()
+        self._worker.close()
 
     def embeddings(self) -> np.ndarray:
         """`[len(frames), D]` embeddings of everything flushed, row k for `frames[k]`."""
@@ -146,13 +142,7 @@ class EncoderQueue:
         if not self.overlap:
             self._encode(batch)
             return
-        if self._worker is None:
-            self._worker = Consumer(self._encode, self.depth, "encoder")
-        try:
-            self._worker.put(batch)  # blocks while `depth` batches wait: the bound
-        except BaseException:
-            self._worker = None  # it has stopped; the caller gets its error
-            raise
+        self._worker.put(batch)  # blocks while `depth` batches wait: the bound
 
     def _encode(self, batch: tuple[list[int], list[Any], Any]) -> None:
         frames, items, ready = batch

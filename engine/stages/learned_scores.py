@@ -49,7 +49,7 @@ class LearnedScores:
         self._pending: list[int] = []  # starts of windows ready to run
         self._outputs: list[np.ndarray] = []  # appended by the worker, in batch order
         self._signatures: list[np.ndarray] = []
-        self._worker: Consumer[list[list[np.ndarray]]] | None = None  # started by the first batch
+        self._worker: Consumer[list[list[np.ndarray]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
         self.seconds_spent = 0.0
         self.busy_seconds = 0.0
 
@@ -75,17 +75,13 @@ class LearnedScores:
         self._queue_ready_windows()
         self._run_pending()
         started = time.perf_counter()
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.finish()
+        self._worker.finish()
         self.seconds_spent += time.perf_counter() - started
         return np.concatenate(self._outputs)[: self._frames]
 
     def close(self) -> None:
         """Stop the worker, dropping the batches not yet run (a video that failed)."""
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.close()
+        self._worker.close()
 
     def signatures(self) -> np.ndarray:
         """`[N, 144]` uint8: each frame's 16×9 grey picture, for telling a flash from a cut."""
@@ -104,13 +100,7 @@ class LearnedScores:
             return
         started = time.perf_counter()
         windows = [self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW] for s in self._pending]
-        if self._worker is None:
-            self._worker = Consumer(self._run_windows, DEPTH, "transnetv2")
-        try:
-            self._worker.put(windows)  # waits while DEPTH batches wait
-        except BaseException:
-            self._worker = None  # it has stopped; the caller gets its error
-            raise
+        self._worker.put(windows)  # waits while DEPTH batches wait
         drop = self._next_window - self._buffer_start  # frames no later window needs
         del self._buffer[:drop]
         self._buffer_start += drop

@@ -46,7 +46,7 @@ class VlmFrames:
         self.quality = quality
         self._size: tuple[int, int] | None = None
         self._indices: list[int] = []  # sorted: taps at two rates interleave, each in time order
-        self._writer: Consumer[tuple[np.ndarray, Path]] | None = None  # started by the first save
+        self._writer: Consumer[tuple[np.ndarray, Path]] = Consumer(self._write, MAX_PENDING_WRITES, "vlm-frames")
 
     def tap(self, fps: float) -> "VlmFrameTap":
         return VlmFrameTap(self, fps)
@@ -64,13 +64,7 @@ class VlmFrames:
                 image = np.asarray(Image.fromarray(image).resize(self._size, Image.BILINEAR))
         else:
             image = frame.to_rgb(*self._size)
-        if self._writer is None:
-            self._writer = Consumer(self._write, MAX_PENDING_WRITES, "vlm-frames")
-        try:
-            self._writer.put((image, self._path(frame.index)))  # waits while the writer is behind
-        except BaseException:
-            self._writer = None  # it has stopped; the caller gets its error
-            raise
+        self._writer.put((image, self._path(frame.index)))  # waits while the writer is behind
         self._indices.insert(position, frame.index)
 
     def _write(self, job: tuple[np.ndarray, Path]) -> None:
@@ -82,9 +76,7 @@ class VlmFrames:
                               f"{err.strerror or err}; free space or choose another folder with --out") from err
 
     def _wait_for_writes(self) -> None:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.finish()
+        self._writer.finish()
 
     def nearest(self, index: int) -> int | None:
         """The kept frame nearest to frame `index` (the earlier on a tie); None when none was kept."""
@@ -109,9 +101,7 @@ class VlmFrames:
             return np.asarray(image.convert("RGB"))
 
     def discard(self) -> None:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()
+        self._writer.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _path(self, index: int) -> Path:
