@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from filmline.benchmarks.synthetic import CODECS, TICKS_PER_FRAME, _ShotLook
-from filmline.engine.training.intro_annotations import format_time
+from filmline.engine.timecode import timecode
 
 SERIES_TRUTH = "series.truth.json"
 ANNOTATIONS = "annotations.json"  # the intro paper's format: {"episode.mkv": {"start", "end"}}
@@ -248,9 +248,9 @@ def _save(folder: Path, truths: list[EpisodeTruth]) -> None:
     (folder / SERIES_TRUTH).write_text(json.dumps([asdict(t) for t in truths], indent=1))
     annotations = {
         t.name: {
-            "start": format_time(t.intro[0]),
-            "end": format_time(t.intro[1]),
-            "credits": {"start": format_time(t.credits[0]), "end": format_time(t.credits[1])},
+            "start": timecode(t.intro[0], "when_needed"),
+            "end": timecode(t.intro[1], "when_needed"),
+            "credits": {"start": timecode(t.credits[0], "when_needed"), "end": timecode(t.credits[1], "when_needed")},
         }
         for t in truths
         if t.intro is not None

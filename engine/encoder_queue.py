@@ -3,10 +3,11 @@
 With `overlap` (the default) a worker thread encodes while the caller goes on decoding: each full
 batch is handed over through a queue at most `depth` batches deep, so the slower side sets the
 pace and memory stays bounded (`depth` batches waiting, one encoding, one filling). One worker
-takes batches first in, first out, so embeddings stay in arrival order and equal the synchronous
-path's. On CUDA the worker encodes on a stream of its own. An error in the worker is raised in
-the caller at its next `add` or `flush`. Runners are not all thread-safe, so queues sharing one
-runner (the shot encoder's and the series tap's) take turns on it.
+(`engine.background.Consumer`) takes batches first in, first out, so embeddings stay in arrival
+order and equal the synchronous path's. On CUDA the worker encodes on a stream of its own. An
+error in the worker is raised in the caller when it hands over the next batch or at `flush`;
+`discard` stops the worker of a video that failed. Runners are not all thread-safe, so queues
+sharing one runner (the shot encoder's and the series tap's) take turns on it.
 
 `add_frame` takes a decoded frame. One that carries NV12 planes on the runner's CUDA device
 (`NvdecFrame.nv12()`, `.yuv`, `.rotation`) is prepared there by
@@ -22,7 +23,6 @@ worker's own encoding time.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import weakref
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from filmline.engine.backends import Runner
+from filmline.engine.background import Consumer
 from filmline.engine.preprocess import to_pixels
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from filmline.engine.gpu_preprocess import DevicePreprocessor
 
 DEFAULT_DEPTH = 2  # full batches waiting for the worker
-_STOP = object()
 _runner_locks: weakref.WeakKeyDictionary[Runner, threading.Lock] = weakref.WeakKeyDictionary()
 _runner_locks_guard = threading.Lock()
 
@@ -62,9 +62,7 @@ class EncoderQueue:
         self._chunks: list[np.ndarray] = []
         self._lock = _runner_lock(runner)
         self._stream = _cuda_stream() if runner.device == "cuda" else None
-        self._batches: queue.Queue | None = None
-        self._worker: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._worker: Consumer[tuple[list[int], list[Any], Any]] = Consumer(self._encode, depth, "encoder")
 
     @property
     def image_size(self) -> int:
@@ -108,13 +106,14 @@ class EncoderQueue:
         started = time.perf_counter()
         try:
             self._submit()
-            if self._worker is not None:
-                self._batches.put(_STOP)
-                self._worker.join()
-                self._worker, self._batches = None, None
-            self._raise_worker_error()
+            self._worker.finish()
         finally:
             self.seconds_spent += time.perf_counter() - started
+
+    def discard(self) -> None:
+        """Drop what is queued and not yet encoded and stop the worker (a video that failed)."""
+        self._items, self._pending_frames = [], []
+        self._worker.close()
 
     def embeddings(self) -> np.ndarray:
         """`[len(frames), D]` embeddings of everything flushed, row k for `frames[k]`."""
@@ -123,7 +122,6 @@ class EncoderQueue:
         return np.concatenate(self._chunks)
 
     def _append(self, frame_index: int, item: Any) -> None:
-        self._raise_worker_error()
         self._items.append(item)
         self._pending_frames.append(frame_index)
         if len(self._items) >= self.batch_size:
@@ -144,20 +142,7 @@ class EncoderQueue:
         if not self.overlap:
             self._encode(batch)
             return
-        if self._worker is None:
-            self._batches = queue.Queue(maxsize=self.depth)
-            self._worker = threading.Thread(target=self._work, args=(self._batches,), name="encoder", daemon=True)
-            self._worker.start()
-        self._batches.put(batch)  # blocks while `depth` batches wait: the bound
-
-    def _work(self, batches: queue.Queue) -> None:
-        while (batch := batches.get()) is not _STOP:
-            if self._error is not None:
-                continue  # drain: the caller raises the error and stops feeding
-            try:
-                self._encode(batch)
-            except BaseException as err:  # handed to the caller, raised there
-                self._error = err
+        self._worker.put(batch)  # blocks while `depth` batches wait: the bound
 
     def _encode(self, batch: tuple[list[int], list[Any], Any]) -> None:
         frames, items, ready = batch
@@ -183,16 +168,6 @@ class EncoderQueue:
             for row in rows:
                 row.record_stream(self._stream)  # made on the caller's stream, read on this one
         return torch.stack(rows)
-
-    def _raise_worker_error(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            if self._worker is not None:
-                self._batches.put(_STOP)
-                self._worker.join()
-                self._worker, self._batches = None, None
-            self._items, self._pending_frames = [], []
-            raise error
 
 
 def _device_preprocessor(runner: Runner) -> DevicePreprocessor | None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from contextlib import closing
 from dataclasses import dataclass, field
-from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from filmline.engine.background import prefetch
 from filmline.engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
 from filmline.engine.decode.pyav import decode_frames_at
 from filmline.engine.encoder_queue import EncoderQueue
@@ -25,7 +27,6 @@ from filmline.engine.errors import BadInputError
 from filmline.engine.keyframe_store import KeyframeStore
 from filmline.engine.models.transnetv2 import HEIGHT as SHOT_MODEL_HEIGHT
 from filmline.engine.models.transnetv2 import WIDTH as SHOT_MODEL_WIDTH
-from filmline.engine.prefetch import prefetch
 from filmline.engine.taps import FrameTap
 from filmline.engine.stages.cheap_pass import THUMB_SIZE, CheapFeatures, CheapPass
 from filmline.engine.stages.cut_candidates import CutCandidateDetector, CutRules
@@ -34,6 +35,7 @@ from filmline.engine.stages.keyframes import pick_key_frames
 from filmline.engine.stages.learned_cuts import LearnedSettings, learned_boundaries
 from filmline.engine.stages.learned_scores import LearnedScores, WindowRun
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
+from filmline.engine.timecode import frame_seconds
 
 STATS_BATCH = 16  # frames per cheap-pass kernel call
 PREFETCH_DEPTH = 8  # decoded frames (with their thumbnails) waiting for the stages
@@ -70,12 +72,12 @@ class ShotSettings:
 
 @dataclass
 class VideoAnalysis:
-    """Everything the result document is made from."""
+    """Everything the result document is made from. Times stay exact (`pts`, in the stream's
+    time base) until the document asks for seconds."""
 
     info: VideoInfo
     decoder_backend: str
-    seconds: np.ndarray  # presentation time of every decoded frame
-    end_seconds: float
+    pts: np.ndarray  # int64 presentation timestamp of every decoded frame, in info.time_base
     corrupt_frames: int
     frames_lost: int  # frames that never came out of the decoder (see engine.decode.losses)
     features: CheapFeatures
@@ -88,6 +90,16 @@ class VideoAnalysis:
     timings: dict[str, float] = field(default_factory=dict)
     truncated: bool = False  # frames end well before the container's duration
     probabilities: np.ndarray | None = None  # TransNetV2's [N, 2] (cut, transition) per frame
+
+    @cached_property
+    def seconds(self) -> np.ndarray:
+        """Every decoded frame's time in seconds from the first frame (`Frame.seconds`)."""
+        return frame_seconds(self.pts, self.info.start_pts, self.info.time_base)
+
+    @property
+    def end_seconds(self) -> float:
+        """The end of the last frame: its start plus the previous frame interval."""
+        return _end_seconds(self.seconds)
 
 
 class _FrameRing:
@@ -157,10 +169,11 @@ def analyze_video(
         if on_open is not None:
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
+        learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
         try:
-            learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
             decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames, learned)
-            seconds, features, candidates, capture_seconds = decoded
+            pts, features, candidates, capture_seconds = decoded
+            seconds = frame_seconds(pts, decoder.info.start_pts, decoder.info.time_base)  # for decisions in seconds
             truncated = _looks_truncated(decoder.info, seconds)
             if truncated and not allow_truncated:
                 raise BadInputError(
@@ -174,7 +187,8 @@ def analyze_video(
             learned_seconds = learned.seconds_spent if learned is not None else 0.0
             decode_seconds = time.perf_counter() - started
             signatures = learned.signatures() if learned is not None else None
-            analysis = _decide(decoder, settings, encoder, store, seconds, features, candidates, probabilities, signatures)
+            analysis = _decide(decoder, settings, encoder, store, pts, seconds, features, candidates, probabilities,
+                               signatures)
             analysis.truncated = truncated
             analysis.timings = {
                 "decode_and_cheap_pass": decode_seconds - capture_seconds - learned_seconds
@@ -187,6 +201,10 @@ def analyze_video(
             return analysis
         except BaseException:
             store.discard()
+            if learned is not None:
+                learned.close()
+            if encoder is not None:
+                encoder.discard()
             raise
 
 
@@ -204,7 +222,7 @@ def _decode_pass(
     cheap = CheapPass(settings.gradual_lag, settings.colour_weight, return_lags=settings.flash_max_frames + 1)
     detector = CutCandidateDetector(settings.cut_rules())
     ring = _FrameRing(STATS_BATCH + detector.lookahead + 4)
-    seconds: list[float] = []
+    pts: list[int] = []
     thumbs: list[np.ndarray] = []
 
     def capture_around(candidates: list[int]) -> None:
@@ -223,19 +241,20 @@ def _decode_pass(
         shot_input = frame.to_rgb(SHOT_MODEL_WIDTH, SHOT_MODEL_HEIGHT) if learned is not None else None
         return frame, frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]), shot_input
 
-    for frame, thumb, shot_input in prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH):
-        if learned is not None:
-            learned.push(shot_input)
-        ring.append(frame, thumb)
-        seconds.append(frame.seconds)
-        thumbs.append(thumb)
-        for sampler, tap in sampled:
-            for chosen in sampler.push(frame.index, frame.seconds):
-                tap.take(*ring.get(chosen))
-        if len(thumbs) == STATS_BATCH:
-            run_cheap_pass()
-            if on_frames is not None:
-                on_frames(STATS_BATCH)
+    with closing(prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH)) as decoded:  # joins the thread
+        for frame, thumb, shot_input in decoded:
+            if learned is not None:
+                learned.push(shot_input)
+            ring.append(frame, thumb)
+            pts.append(frame.pts)
+            thumbs.append(thumb)
+            for sampler, tap in sampled:
+                for chosen in sampler.push(frame.index, frame.seconds):
+                    tap.take(*ring.get(chosen))
+            if len(thumbs) == STATS_BATCH:
+                run_cheap_pass()
+                if on_frames is not None:
+                    on_frames(STATS_BATCH)
     pending = len(thumbs)
     if thumbs:
         run_cheap_pass()
@@ -245,7 +264,7 @@ def _decode_pass(
     capture_around(detector.finish())
     if on_frames is not None and pending:
         on_frames(pending)
-    return np.asarray(seconds, dtype=np.float64), cheap.features(), detector.scores_of_candidates, capture.seconds_spent
+    return np.asarray(pts, dtype=np.int64), cheap.features(), detector.scores_of_candidates, capture.seconds_spent
 
 
 def _decide(
@@ -253,6 +272,7 @@ def _decide(
     settings: ShotSettings,
     encoder: EncoderQueue | None,
     store: KeyframeStore,
+    pts: np.ndarray,
     seconds: np.ndarray,
     features: CheapFeatures,
     candidates: dict[int, float],
@@ -273,14 +293,13 @@ def _decide(
     timings["shots"] = time.perf_counter() - started
     started = time.perf_counter()
     key_frames = pick_key_frames(shots, table, sorted(store.captured))
-    key_frames = _capture_again(decoder.info, seconds, key_frames, store, _thumbnail_size(decoder.info, settings))
+    key_frames = _capture_again(decoder.info, pts, key_frames, store, _thumbnail_size(decoder.info, settings))
     thumbnails = store.finalize(key_frames)
     timings["keyframes"] = time.perf_counter() - started
     return VideoAnalysis(
         info=decoder.info,
         decoder_backend=decoder.BACKEND_NAME,
-        seconds=seconds,
-        end_seconds=end_seconds,
+        pts=pts,
         corrupt_frames=decoder.corrupt_frames,
         frames_lost=decoder.frames_lost,
         features=features,
@@ -302,7 +321,7 @@ def _thumbnail_size(info: VideoInfo, settings: ShotSettings) -> tuple[int, int]:
 
 
 def _capture_again(
-    info: VideoInfo, seconds: np.ndarray, key_frames: list[int | None], store: KeyframeStore, size: tuple[int, int]
+    info: VideoInfo, pts: np.ndarray, key_frames: list[int | None], store: KeyframeStore, size: tuple[int, int]
 ) -> list[int | None]:
     """Thumbnails for the key frames the decode pass did not capture (a shot shorter than the
     sampling interval between two fades holds no sampled frame): those few frames are decoded
@@ -310,7 +329,7 @@ def _capture_again(
     without a key frame (None)."""
     missing = {k for k in key_frames if k is not None and k not in store.captured}
     if missing:
-        wanted = {info.start_pts + round(Fraction(float(seconds[k])) / info.time_base): k for k in missing}
+        wanted = {int(pts[k]): k for k in missing}
         for frame in decode_frames_at(info, wanted):
             store.save(wanted[frame.pts], frame.to_rgb(*size))
     return [k if k is None or k in store.captured else None for k in key_frames]

@@ -10,6 +10,8 @@ import json
 import math
 from typing import Any
 
+from filmline.engine.timecode import timecode
+
 
 SCHEMA_VERSION = "1.0"
 # Numbers are rounded where float noise would show (24.024000000000004): times (and every other
@@ -32,15 +34,6 @@ def rounded_document(value: Any, key: str | None = None) -> Any:
     if isinstance(value, (list, tuple)):
         return [rounded_document(v, key) for v in value]
     return value
-
-
-def timecode(seconds: float) -> str:
-    """HH:MM:SS.mmm, as PySceneDetect prints it."""
-    millis = int(round(seconds * 1000))
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
 def json_bytes(document: dict[str, Any]) -> bytes:

@@ -149,3 +149,48 @@ def test_cuts_on_chunk_edges_are_found_as_without_chunking(open_gop_films: dict[
     np.testing.assert_array_equal(many.features.diff, one.features.diff)
     assert many.key_frames == one.key_frames
     assert many_taken == one_taken and len(one_taken) == 12  # 6 s at 2 frames/s
+
+
+class _CtrlC:
+    """A frame tap that stops the analysis as Ctrl-C would, at frame `at`."""
+
+    fps = 25.0
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def take(self, frame, thumbnail: np.ndarray) -> None:
+        if frame.index >= self.at:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_analysis_leaves_no_thread_running(open_gop_films: dict[str, Path], tmp_path: Path) -> None:
+    """Ctrl-C in the decode loop, with decode sessions, the decode-ahead thread and TransNetV2's
+    worker all busy: every thread is stopped and joined before the interrupt reaches the caller."""
+    from dataclasses import replace
+
+    from filmline.engine.cli import build_parser
+    from filmline.engine.pipeline import analyze_video
+    from filmline.engine.run_settings import build_run_settings
+    from filmline.engine.stages.learned_cuts import LearnedSettings
+
+    path = open_gop_films["cuts.mkv"]
+    settings_ = replace(build_run_settings(build_parser().parse_args([str(path)])).shots,
+                        learned=replace(LearnedSettings.from_config(), batch=1))
+    windows = []
+
+    def shot_model(batch: np.ndarray) -> np.ndarray:
+        windows.append(threading.current_thread().name)
+        return np.zeros(batch.shape[:2] + (2,), np.float32)
+
+    before = set(threading.enumerate())
+    try:
+        analyze_video(path, settings_, None, tmp_path, decoder_backend="pyav", decode_sessions=3,
+                      taps=[_CtrlC(at=80)], shot_model=shot_model)
+        interrupted = None
+    except KeyboardInterrupt as err:
+        interrupted = err  # kept, traceback and all, as a caller that reports it does
+    assert isinstance(interrupted, KeyboardInterrupt)
+    assert windows and set(windows) == {"transnetv2"}  # the model had started in its own thread
+    assert [t.name for t in set(threading.enumerate()) - before] == []
+    assert list(tmp_path.iterdir()) == []  # no half-written key frames either

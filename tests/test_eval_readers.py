@@ -10,7 +10,8 @@ import pytest
 
 from filmline.benchmarks.synthetic import GroundTruth, truth_csv_path, truth_path
 from filmline.engine.errors import BadInputError
-from filmline.engine.evaluation.shot_annotations import parse_time, read_shots
+from filmline.engine.evaluation.shot_annotations import read_shots
+from filmline.engine.timecode import parse_time
 
 
 

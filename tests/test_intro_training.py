@@ -70,7 +70,8 @@ def test_annotations_repair_and_extensions(tmp_path):
         ({"start": "00:03:00", "end": "00:01:00"}, "not after start.*a minute earlier does not help"),
         ({"start": "00:00:10", "end": "00:00:10"}, "not after start"),
         ({"start": "00:00:10"}, "must be"),
-        ({"start": "ten", "end": "00:00:20"}, "is not HH:MM:SS"),
+        ({"start": "ten", "end": "00:00:20"}, r"time 'ten' is not a time: give seconds .* or \[HH:\]MM:SS"),
+        ({"start": "00:61:00", "end": "01:02:00"}, "minutes or seconds of 60 or more"),
     ],
 )
 def test_annotation_errors(tmp_path, entry, message):

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,60 @@ def test_windows_score_every_frame_once_with_25_frames_of_context(frames: int, b
     assert result.shape == (frames, 2)
     np.testing.assert_allclose(result[:, 0], values / 255.0, atol=1e-6)  # each frame's own score, in order
     assert ((result[:, 1] >= 0.25) & (result[:, 1] < 0.75)).all()  # the middle 50 of a window
+
+
+def test_the_network_runs_in_its_own_thread_a_bounded_number_of_batches_behind() -> None:
+    """While the network is stalled, the decode loop goes on until DEPTH batches wait (and one
+    runs); then it waits. Once the network moves, every frame's score is the inline one."""
+    gate, threads, pushed = threading.Event(), set(), []
+
+    def stalled(windows: np.ndarray) -> np.ndarray:
+        threads.add(threading.current_thread().name)
+        gate.wait()
+        return _fake_model(windows)
+
+    values = np.arange(400) % 251
+    scores = LearnedScores(stalled, batch=1)
+
+    def feed() -> None:
+        for value in values:
+            scores.push(np.full((27, 48, 3), value, dtype=np.uint8))
+            pushed.append(value)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    # windows start every 50 frames and need 75 frames more: the 4th (one running, DEPTH = 2
+    # waiting) is handed over by frame 225's push, which waits
+    deadline = time.monotonic() + 10
+    while len(pushed) < 224 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert len(pushed) == 224 and feeder.is_alive()
+    gate.set()
+    feeder.join(timeout=10)
+    result = scores.finish()
+    np.testing.assert_allclose(result[:, 0], values / 255.0, atol=1e-6)
+    assert threads == {"transnetv2"}
+    assert not [t for t in threading.enumerate() if t.name == "transnetv2"]
+
+
+@pytest.mark.parametrize("failing_call", [1, 3])
+def test_a_network_error_is_raised_in_the_decode_loop_and_leaves_no_thread(failing_call: int) -> None:
+    calls = []
+
+    def broken(windows: np.ndarray) -> np.ndarray:
+        calls.append(len(windows))
+        if len(calls) == failing_call:
+            raise RuntimeError("onnxruntime: out of memory")
+        return _fake_model(windows)
+
+    scores = LearnedScores(broken, batch=1)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        for value in range(300):
+            scores.push(np.full((27, 48, 3), value, dtype=np.uint8))
+        scores.finish()
+    scores.close()
+    assert not [t for t in threading.enumerate() if t.name == "transnetv2"]
 
 
 def _features(n: int, black: tuple[int, int] | None = None) -> CheapFeatures:

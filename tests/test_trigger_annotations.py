@@ -72,7 +72,7 @@ def test_activitynet_segments_trigger_at_their_start(tmp_path: Path, videos: Pat
         ("a.json", "{not json", "is not valid JSON"),
         ("a.json", json.dumps({"clips": []}), "is not a trigger annotation file: expected trigger JSON"),
         ("a.json", json.dumps({"videos": [{"video_path": "a.mp4", "triggers": [{"timestamp": "soon"}]}]}),
-         r"videos\[0\]\.triggers\[0\]\.timestamp is 'soon', not a time"),
+         r"videos\[0\]\.triggers\[0\]\.timestamp: 'soon' is not a time"),
         ("a.csv", "path,time\nx,1\n", "lacks the column"),
         ("a.json", json.dumps({"videos": [{"video_path": "a.mp4", "triggers": [{"timestamp": -2}]}]}), "must be >= 0"),
     ],

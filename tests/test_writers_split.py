@@ -14,7 +14,7 @@ import pytest
 
 from filmline.benchmarks.synthetic import Dissolve, Shot, write_film
 from filmline.engine.cli import main as engine_run
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.writers.cli import main as engine_report
 
 SAMPLE_RATE = 16_000

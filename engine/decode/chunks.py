@@ -15,13 +15,13 @@ only while it is among the `sessions` chunks from the one being consumed.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from filmline.engine.background import Background, Handoff
 from filmline.engine.decode.base import Frame, VideoInfo
 from filmline.engine.decode.demux import keyframe_pts, no_frames_error
 from filmline.engine.decode.losses import LostFrames
@@ -206,53 +206,43 @@ class ChunkedDecoder:
         self.close()
 
 
-@dataclass(frozen=True)
-class _ChunkEnd:
-    corrupt_frames: int
-
-
 class _ChunkWorkers:
     """`sessions` threads, each with its own session, decoding chunks in order into per-chunk
-    queues; the consumer reads the queues in chunk order. A worker starts chunk j only while
-    j < (chunk being consumed) + sessions, so at most that many chunks are buffered. A worker's
-    error goes into its chunk's queue and is raised when the consumer gets there."""
+    handoffs (`engine.background`); the consumer reads them in chunk order. A worker starts
+    chunk j only while j < (chunk being consumed) + sessions, so at most that many chunks are
+    buffered. A worker's error ends its chunk's handoff and is raised when the consumer gets there."""
 
     def __init__(self, base: RangeDecoder, chunks: list[Chunk], sessions: int, buffer_frames: int) -> None:
         self._base = base
         self._chunks = chunks
         self._sessions = sessions
-        self._queues: list[queue.Queue] = [queue.Queue(maxsize=buffer_frames) for _ in chunks]
+        self._background = Background()
+        self._handoffs: list[Handoff[Frame]] = [self._background.handoff(buffer_frames) for _ in chunks]
+        self._chunk_corrupt = [0] * len(chunks)  # set by the worker before it ends the chunk
         self._next = 0  # next chunk a worker may take
         self._consumed = 0  # chunk the consumer is reading
         self._changed = threading.Condition()
-        self._stop = threading.Event()
         self.corrupt_frames = 0
-        self._threads = [threading.Thread(target=self._work, name=f"decode-session-{i}", daemon=True)
-                         for i in range(min(sessions, len(chunks)))]
 
     def __enter__(self) -> _ChunkWorkers:
-        for thread in self._threads:
-            thread.start()
+        for i in range(min(self._sessions, len(self._chunks))):
+            self._background.start(f"decode-session-{i}", self._work)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self._background.stopped.set()
         with self._changed:
             self._changed.notify_all()
-        for thread in self._threads:
-            thread.join()
-        self._queues.clear()  # frames nobody will read (decoder memory)
+        self._background.__exit__(*exc)
+        self._handoffs.clear()  # frames nobody will read (decoder memory)
 
     def frames(self) -> Iterator[Frame]:
         for j in range(len(self._chunks)):
             with self._changed:
                 self._consumed = j
                 self._changed.notify_all()
-            while not isinstance(item := self._queues[j].get(), _ChunkEnd):
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-            self.corrupt_frames += item.corrupt_frames
+            yield from self._handoffs[j]
+            self.corrupt_frames += self._chunk_corrupt[j]
 
     def _work(self) -> None:
         session: RangeSession | None = None
@@ -264,34 +254,25 @@ class _ChunkWorkers:
                     before = session.corrupt_frames
                     frames = session.frames_between(self._chunks[j].start_pts, self._chunks[j].end_pts)
                     try:
-                        if not all(self._put(j, frame) for frame in frames):
+                        if not all(self._handoffs[j].put(frame) for frame in frames):
                             return
                     finally:
                         frames.close()
-                    if not self._put(j, _ChunkEnd(session.corrupt_frames - before)):
-                        return
+                    self._chunk_corrupt[j] = session.corrupt_frames - before
+                    self._handoffs[j].end()
                 except BaseException as err:  # handed to the consumer, raised there
-                    self._put(j, err)
+                    self._handoffs[j].end(err)
                     return
         finally:
             if session is not None:
                 session.close()
 
     def _take_chunk(self) -> int | None:
+        stopped = self._background.stopped
         with self._changed:
-            while not self._stop.is_set() and self._consumed + self._sessions <= self._next < len(self._chunks):
+            while not stopped.is_set() and self._consumed + self._sessions <= self._next < len(self._chunks):
                 self._changed.wait(timeout=0.1)
-            if self._stop.is_set() or self._next >= len(self._chunks):
+            if stopped.is_set() or self._next >= len(self._chunks):
                 return None
             self._next += 1
             return self._next - 1
-
-    def _put(self, j: int, item: object) -> bool:
-        """Queue `item` for chunk j, waiting for room; False once the consumer has gone."""
-        while not self._stop.is_set():
-            try:
-                self._queues[j].put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False

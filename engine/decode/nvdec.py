@@ -31,6 +31,7 @@ from filmline.engine.decode.demux import StreamFormat, demux_from, no_frames_err
 from filmline.engine.decode.pyav import PyAVDecoder, stored_size
 from filmline.engine.errors import BackendError, BadInputError, first_line
 from filmline.engine.gpu_preprocess import YuvFormat, nv12_to_levels
+from filmline.engine.timecode import pts_seconds
 
 # FFmpeg codec name → the bitstream filters that turn its packets into what NVDEC parses:
 # Annex B start codes, and the parameter sets (SPS/PPS, VPS for HEVC) in front of every keyframe,
@@ -246,7 +247,7 @@ class NvdecSession:
             for surface in decoded:
                 pts = int(surface.getPTS())
                 nv12 = torch.from_dlpack(surface).reshape(-1, info.coded_width).clone()
-                seconds = float((pts - info.start_pts) * info.time_base)
+                seconds = pts_seconds(pts, info.start_pts, info.time_base)
                 frames.append(NvdecFrame(-1, pts, seconds, nv12, size, self._yuv, info.rotation,
                                          (info.width, info.height)))
         self._cuda_stream.synchronize()  # frames go to other threads and streams from here

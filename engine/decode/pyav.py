@@ -21,6 +21,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from filmline.engine.decode.base import VideoInfo
 from filmline.engine.decode.demux import check_file, no_frames_error, open_container, packets
 from filmline.engine.decode.losses import LostFrames
+from filmline.engine.timecode import pts_seconds
 
 # Area averaging: a thumbnail many times smaller than the frame stays free of aliasing (a
 # shimmering thumbnail would look like motion to the cheap cut pass), at swscale speed. Full
@@ -140,7 +141,7 @@ class PyAVDecoder:
                 if pts is None:
                     self.corrupt_frames += 1
                     continue
-                seconds = float((pts - info.start_pts) * info.time_base)
+                seconds = pts_seconds(pts, info.start_pts, info.time_base)
                 lost.saw(pts)
                 yield PyAVFrame(index, pts, seconds, frame, rotation, display_size)
                 index += 1
@@ -214,7 +215,7 @@ class PyAVRangeSession:
             if frame is None or frame.pts is None:
                 yield None
                 continue
-            seconds = float((frame.pts - info.start_pts) * info.time_base)
+            seconds = pts_seconds(frame.pts, info.start_pts, info.time_base)
             yield PyAVFrame(-1, frame.pts, seconds, frame, info.rotation, display_size)
 
     def _count_corrupt(self) -> None:

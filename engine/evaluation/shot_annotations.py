@@ -26,15 +26,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from filmline.engine.errors import BadInputError
+from filmline.engine.timecode import parse_time
 
-_TIMECODE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 _COMMON_RATES = [Fraction(24000, 1001), 24, 25, Fraction(30000, 1001), 30, 48, 50, Fraction(60000, 1001), 60]
 
 
@@ -87,16 +86,6 @@ def read_shots(path: str | Path, fps: float | None = None) -> ShotAnnotation:
     if text.lstrip().startswith("{"):
         return _read_json(path, text)
     return _read_csv(path, text, fps)
-
-
-def parse_time(value: str) -> float:
-    """Seconds from `12.5`, `MM:SS`, `HH:MM:SS` or `HH:MM:SS.mmm`."""
-    value = value.strip()
-    match = _TIMECODE.match(value)
-    if match:
-        hours, minutes, seconds = match.groups()
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    return float(value)  # ValueError for anything else: the caller names the file and row
 
 
 def _changes_between(shots: list[tuple[int | None, int | None, float, float]]) -> list[Change]:

@@ -24,6 +24,7 @@ from filmline.engine.library.journal import DONE, FAILED, RUNNING, Journal, iden
 from filmline.engine.library.worker import AnalysisWorker
 from filmline.engine.run_outputs import remove_unfinished, result_path
 from filmline.engine.run_settings import RunSettings
+from filmline.engine.timecode import timecode
 from filmline.engine.writers import Views
 
 PROG = "engine-run"
@@ -49,7 +50,7 @@ class Tally:
         left = self.total - done - failed
         eta = ""
         if self.finished_here and left:
-            eta = f", ETA {_clock(elapsed / self.finished_here * left)}"
+            eta = f", ETA {timecode(elapsed / self.finished_here * left, 'never')}"
         rate = f", {self.frames / elapsed:.0f} frames/s" if elapsed > 0 and self.frames else ""
         return f"[{done}/{self.total} done, {failed} failed, {running} running{rate}{eta}]"
 
@@ -198,10 +199,5 @@ def _print_summary(tally: Tally, out_dir: Path) -> None:
         rate = (f" ({tally.finished_here / (now - tally.started) * 3600:.0f} films/hour, "
                 f"{tally.finished_here / (now - tally.working_since) * 3600:.0f} once the workers were up)")
     lines.append(f"{tally.count(DONE)} done, {tally.count(FAILED)} failed of {tally.total} in "
-                 f"{_clock(now - tally.started)}{rate}")
+                 f"{timecode(now - tally.started, 'never')}{rate}")
     print("\n".join(lines), file=sys.stdout)
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"

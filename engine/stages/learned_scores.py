@@ -4,8 +4,15 @@ The network reads 100-frame windows of 48×27 RGB frames. As the reference does,
 padded with 25 copies of its first frame and enough copies of its last frame, windows start every
 50 frames, and each keeps its middle 50 predictions, so every frame is scored with 25 frames of
 context on each side. Here the windows are cut from a short buffer as frames arrive and run
-`batch` at a time. What accumulates per frame: two probabilities and a 16×9 grey signature
-(144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from a cut.
+`batch` at a time, in a thread of their own (`engine.background.Consumer`, at most `DEPTH`
+batches waiting), so the network and the decode overlap; batches run in order, each as it would
+inline, so the probabilities are the same. What accumulates per frame: two probabilities and a
+16×9 grey signature (144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from
+a cut.
+
+Timing: `seconds_spent` is the time the caller spends on the model (handing a batch over, waiting
+for room, waiting for the last batches in `finish`), the wall time it adds to the decode loop;
+`busy_seconds` is the worker's own time.
 """
 
 from __future__ import annotations
@@ -15,17 +22,20 @@ from collections.abc import Callable
 
 import numpy as np
 
+from filmline.engine.background import Consumer
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH, WINDOW
 
 SIGNATURE_BLOCK = 3  # 48×27 → 16×9 grey signature
 STEP = 50  # window stride; each window keeps predictions [CONTEXT, CONTEXT + STEP)
 CONTEXT = 25
+DEPTH = 2  # batches of windows waiting for the worker
 WindowRun = Callable[[np.ndarray], np.ndarray]  # float32 [B, 100, 27, 48, 3] → [B, 100, 2]
 
 
 class LearnedScores:
     """Feed every decoded frame's 48×27 RGB copy in order; `finish` returns `[N, 2]` probabilities
-    (column 0: a cut at this frame, column 1: this frame is inside a transition)."""
+    (column 0: a cut at this frame, column 1: this frame is inside a transition). On an error
+    path, `close` stops the worker."""
 
     def __init__(self, run: WindowRun, batch: int) -> None:
         if batch < 1:
@@ -37,9 +47,11 @@ class LearnedScores:
         self._next_window = 0  # padded index where the next window starts
         self._frames = 0
         self._pending: list[int] = []  # starts of windows ready to run
-        self._outputs: list[np.ndarray] = []
+        self._outputs: list[np.ndarray] = []  # appended by the worker, in batch order
         self._signatures: list[np.ndarray] = []
+        self._worker: Consumer[list[list[np.ndarray]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
         self.seconds_spent = 0.0
+        self.busy_seconds = 0.0
 
     def push(self, frame: np.ndarray) -> None:
         """One frame, uint8 `[27, 48, 3]`."""
@@ -62,7 +74,14 @@ class LearnedScores:
         self._buffer.extend([self._buffer[-1]] * (CONTEXT + STEP - (remainder or STEP)))
         self._queue_ready_windows()
         self._run_pending()
+        started = time.perf_counter()
+        self._worker.finish()
+        self.seconds_spent += time.perf_counter() - started
         return np.concatenate(self._outputs)[: self._frames]
+
+    def close(self) -> None:
+        """Stop the worker, dropping the batches not yet run (a video that failed)."""
+        self._worker.close()
 
     def signatures(self) -> np.ndarray:
         """`[N, 144]` uint8: each frame's 16×9 grey picture, for telling a flash from a cut."""
@@ -80,16 +99,21 @@ class LearnedScores:
         if not self._pending:
             return
         started = time.perf_counter()
-        windows = np.stack([
-            np.stack(self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW]) for s in self._pending
-        ]).astype(np.float32)
-        probabilities = np.asarray(self._run(windows), dtype=np.float32)
-        self._outputs.extend(probabilities[:, CONTEXT : CONTEXT + STEP])
+        windows = [self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW] for s in self._pending]
+        self._worker.put(windows)  # waits while DEPTH batches wait
         drop = self._next_window - self._buffer_start  # frames no later window needs
         del self._buffer[:drop]
         self._buffer_start += drop
         self._pending.clear()
         self.seconds_spent += time.perf_counter() - started
+
+    def _run_windows(self, windows: list[list[np.ndarray]]) -> None:
+        """The worker: one batch through the network, keeping each window's middle predictions."""
+        started = time.perf_counter()
+        batch = np.stack([np.stack(window) for window in windows]).astype(np.float32)
+        probabilities = np.asarray(self._run(batch), dtype=np.float32)
+        self._outputs.extend(probabilities[:, CONTEXT : CONTEXT + STEP])
+        self.busy_seconds += time.perf_counter() - started
 
 
 def signature(frame: np.ndarray) -> np.ndarray:

@@ -13,16 +13,16 @@ a time past the end of the video) is a `BadInputError` naming the file, the entr
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filmline.engine.errors import BadInputError
+from filmline.engine.timecode import parse_time as parse_seconds
+from filmline.engine.timecode import timecode
 
 REPAIR_SECONDS = 60.0
 END_TOLERANCE = 1.0  # an annotation may end this far past the last frame (rounding to seconds)
-_TIME = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,12 @@ class Annotations:
 
 
 def parse_time(value: Any, where: str) -> float:
-    """Seconds from `HH:MM:SS(.fff)`, `MM:SS(.fff)` or a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = _TIME.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise BadInputError(f"{where}: time {value!r} is not HH:MM:SS, MM:SS or seconds; fix the annotation")
-    hours, minutes, seconds = match.groups()
-    if int(minutes) >= 60 and hours is not None or float(seconds) >= 60:
-        raise BadInputError(f"{where}: time {value!r} has minutes or seconds of 60 or more; fix the annotation")
-    return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+    """Seconds from an annotation's time (`engine.timecode.parse_time`); a `BadInputError` naming
+    `where` otherwise."""
+    try:
+        return parse_seconds(value)
+    except ValueError as err:
+        raise BadInputError(f"{where}: time {value!r} {err}; fix the annotation") from None
 
 
 def load_annotations(path: str | Path, videos: str | Path | None) -> Annotations:
@@ -93,8 +89,8 @@ def check_duration(episode: Episode, duration: float, source: Path) -> None:
     for label, span in (("intro", episode.intro), ("credits", episode.credits)):
         if span is not None and span[1] > duration + END_TOLERANCE:
             raise BadInputError(
-                f"{source.name}: {episode.name} {label} ends at {format_time(span[1])}, after the video's end at "
-                f"{format_time(duration)}: fix the annotation (or the file name)"
+                f"{source.name}: {episode.name} {label} ends at {timecode(span[1], 'when_needed')}, after the video's end at "
+                f"{timecode(duration, 'when_needed')}: fix the annotation (or the file name)"
             )
 
 
@@ -103,7 +99,7 @@ def _span(entry: dict, where: str, repairs: list[str]) -> tuple[float, float]:
     if start > end and 0 <= start - REPAIR_SECONDS < end:
         repairs.append(
             f"{where}: start {entry['start']} is after end {entry['end']}; read it one minute earlier, "
-            f"as {format_time(start - REPAIR_SECONDS)} (a known slip in published intro annotations)"
+            f"as {timecode(start - REPAIR_SECONDS, 'when_needed')} (a known slip in published intro annotations)"
         )
         start -= REPAIR_SECONDS
     if start >= end:
@@ -112,10 +108,3 @@ def _span(entry: dict, where: str, repairs: list[str]) -> tuple[float, float]:
             "a minute earlier does not help: fix the annotation"
         )
     return start, end
-
-
-def format_time(seconds: float) -> str:
-    """`HH:MM:SS`, or `HH:MM:SS.mmm` when the time is not a whole second."""
-    whole, millis = divmod(round(seconds * 1000), 1000)
-    text = f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-    return f"{text}.{millis:03d}" if millis else text

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from filmline.engine.errors import BadInputError
+from filmline.engine.timecode import parse_time
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 CSV_COLUMNS = ("video_path", "timestamp", "label", "description")
@@ -149,19 +150,11 @@ def _negative(label: Any) -> bool:
 
 
 def _seconds(value: Any, where: str) -> float:
-    """Seconds from a number or [HH:]MM:SS[.fff]."""
+    """Seconds from a number or [HH:]MM:SS[.fff] (`engine.timecode.parse_time`)."""
     try:
-        if isinstance(value, str) and ":" in value:
-            seconds = 0.0
-            for part in value.strip().split(":"):
-                seconds = seconds * 60 + float(part)
-        else:
-            seconds = float(value)
-    except (TypeError, ValueError):
-        raise BadInputError(f"{where} is {value!r}, not a time: give seconds (5.2) or HH:MM:SS.fff") from None
-    if not seconds >= 0:
-        raise BadInputError(f"{where} is {value!r}: times must be >= 0 seconds")
-    return seconds
+        return parse_time(value)
+    except ValueError as err:
+        raise BadInputError(f"{where}: {value!r} {err}") from None
 
 
 def _locate(names: tuple[str, ...], videos: Path) -> Path | None:

@@ -5,8 +5,9 @@ one tap at the run's --fps (the frames of key shots), and, when the trigger stag
 its rate (its sampler picks exactly the frames the trigger model scored, so a trigger's own frame
 is there). Each frame is saved once as a JPEG, `width` pixels wide with the display aspect, in a
 hidden folder under the output folder, deleted when the video is done. The JPEG encoding runs in
-a writer thread (Pillow releases the GIL while it encodes), a few frames behind the decode, so it
-does not slow the decode loop; reading a frame back waits for the writes still pending.
+a writer thread (`engine.background.Consumer`; Pillow releases the GIL while it encodes), at most
+`MAX_PENDING_WRITES` frames behind the decode, so it does not slow the decode loop; reading a
+frame back waits for the writes still pending.
 
 Per shot the model sees the sampled frame nearest to the key frame (the key frame itself when it
 was sampled) and up to `neighbours` more sampled frames nearest to it inside the shot, in time
@@ -18,14 +19,13 @@ from __future__ import annotations
 import bisect
 import shutil
 import tempfile
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PIL import Image
 
+from filmline.engine.background import Consumer
 from filmline.engine.decode import Frame
 from filmline.engine.errors import OutputError
 from filmline.engine.output_files import write_jpeg
@@ -46,8 +46,7 @@ class VlmFrames:
         self.quality = quality
         self._size: tuple[int, int] | None = None
         self._indices: list[int] = []  # sorted: taps at two rates interleave, each in time order
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm-frames")
-        self._pending: deque[Future] = deque()
+        self._writer: Consumer[tuple[np.ndarray, Path]] = Consumer(self._write, MAX_PENDING_WRITES, "vlm-frames")
 
     def tap(self, fps: float) -> "VlmFrameTap":
         return VlmFrameTap(self, fps)
@@ -65,24 +64,19 @@ class VlmFrames:
                 image = np.asarray(Image.fromarray(image).resize(self._size, Image.BILINEAR))
         else:
             image = frame.to_rgb(*self._size)
-        if len(self._pending) >= MAX_PENDING_WRITES:
-            self._check(self._pending.popleft())
-        self._pending.append(self._writer.submit(self._write, image, self._path(frame.index)))
+        self._writer.put((image, self._path(frame.index)))  # waits while the writer is behind
         self._indices.insert(position, frame.index)
 
-    def _write(self, image: np.ndarray, path: Path) -> None:
-        write_jpeg(path, image, self.quality)
-
-    def _check(self, write: Future) -> None:
+    def _write(self, job: tuple[np.ndarray, Path]) -> None:
+        image, path = job
         try:
-            write.result()
+            write_jpeg(path, image, self.quality)
         except OSError as err:
             raise OutputError(f"cannot save frames for the vision-language model in {self.folder}: "
                               f"{err.strerror or err}; free space or choose another folder with --out") from err
 
     def _wait_for_writes(self) -> None:
-        while self._pending:
-            self._check(self._pending.popleft())
+        self._writer.finish()
 
     def nearest(self, index: int) -> int | None:
         """The kept frame nearest to frame `index` (the earlier on a tie); None when none was kept."""
@@ -107,8 +101,7 @@ class VlmFrames:
             return np.asarray(image.convert("RGB"))
 
     def discard(self) -> None:
-        self._writer.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
+        self._writer.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _path(self, index: int) -> Path:

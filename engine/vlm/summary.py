@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.vlm.base import Failed, GenerationSettings, VlmBackend, VlmPrompt
 
 CHARS_PER_TOKEN = 3

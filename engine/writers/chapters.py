@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filmline.engine.config import read_config
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.writers import ViewOptions
 
 

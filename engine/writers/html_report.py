@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.writers import ViewOptions
 
 TRANSITION_COLOURS = {"first": "#8a8f98", "cut": "#4a86c8", "dissolve": "#a66bd3", "fade": "#e39b36",

@@ -11,7 +11,7 @@ from typing import Any
 
 from filmline.engine.errors import BadInputError
 from filmline.engine.output_files import write_atomic
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.writers.html_report import asset, templates
 from filmline.engine.writers.saved import check_result
 

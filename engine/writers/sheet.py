@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from filmline.engine.config import read_config
-from filmline.engine.result import timecode
+from filmline.engine.timecode import timecode
 from filmline.engine.writers import ViewOptions
 
 JPEG_MAX_SIDE = 65_000

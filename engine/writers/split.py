@@ -28,7 +28,8 @@ import av  # this module is imported only for --split
 from filmline.engine.cli_support import say
 from filmline.engine.errors import BadInputError, OutputError, first_line
 from filmline.engine.output_files import file_mode, write_atomic
-from filmline.engine.result import json_bytes, timecode
+from filmline.engine.result import json_bytes
+from filmline.engine.timecode import timecode
 
 _MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".ts": "mpegts"}
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}
