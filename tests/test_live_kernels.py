@@ -1,7 +1,7 @@
 """The kernels on engine-run's live path: the shot stage hands the dispatcher the tensors it holds
 for frames decoded on a GPU, and gets the reference's result from the Triton kernels.
 
-NVDEC frames are `NvdecFrame`s holding NV12 planes. Here a real clip is decoded by PyAV into
+NVDEC frames are `NvdecFrame`s holding NV12 planes. Here an H.264 film is decoded by PyAV into
 the same `NvdecFrame`s with their planes on the CPU (on a GPU runner: on the GPU), so the
 pipeline takes its device path: thumbnails and TransNetV2's input scaled from NV12 by
 `to_tensor`, the cheap pass's statistics from those tensors, embeddings kept as the encoder's
@@ -27,10 +27,10 @@ from filmline.engine.gpu_preprocess import YuvFormat
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH
 from filmline.engine.stages.learned_scores import LearnedScores
 from filmline.kernels import _dispatch, reference
+from filmline.benchmarks.synthetic import GroundTruth
 from tests.tiny_models import tiny_torch_runner
-from tests.videos import COUNTER_CLIP
 
-pytestmark = pytest.mark.skipif(not COUNTER_CLIP.is_file(), reason=f"needs the shared clip {COUNTER_CLIP}")
+FILM = "h264-cfr.mkv"  # tests.videos.TIMELINE: fades through black at 30-41, a dissolve, cuts
 
 
 class Nv12Decoder:
@@ -117,13 +117,14 @@ def _analyse(path: Path, decoder: str, out: Path, runner, kernels_choice: str | 
 
 
 def test_shot_stage_runs_the_triton_kernels_on_the_tensors_a_gpu_holds(
-        device: str, nv12_decoder: str, tiny_siglip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        device: str, nv12_decoder: str, films: dict[str, GroundTruth], tiny_siglip_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = Path(films[FILM].path)
     runner = tiny_torch_runner(tiny_siglip_dir, device)
-    want = _analyse(COUNTER_CLIP, nv12_decoder, tmp_path / "reference", runner, "reference", monkeypatch)
+    want = _analyse(path, nv12_decoder, tmp_path / "reference", runner, "reference", monkeypatch)
     calls = _record_triton_calls(monkeypatch, device)
     # On a GPU `auto` chooses Triton for the CUDA tensors by itself; on the CPU it must be asked.
-    got = _analyse(COUNTER_CLIP, nv12_decoder, tmp_path / "triton", runner, None if device == "cuda" else "triton",
-                   monkeypatch)
+    got = _analyse(path, nv12_decoder, tmp_path / "triton", runner, None if device == "cuda" else "triton", monkeypatch)
 
     names = [name for name, _ in calls]
     frames = len(got.seconds)
@@ -137,32 +138,33 @@ def test_shot_stage_runs_the_triton_kernels_on_the_tensors_a_gpu_holds(
     embeddings = [args[0] for name, args in calls if name == "shot_centroids"]
     assert embeddings[0].dtype == torch.float32 and embeddings[0].shape[0] == got.embedded_frames > 0
 
-    assert len(want.shots) >= 2  # the clip's cut at frame 20
+    assert len(want.shots) >= 2  # the tiny encoder's random weights reject some cuts: the same ones
+    assert [(b.frame, b.kind) for b in got.rejected] == [(b.frame, b.kind) for b in want.rejected]
     assert [(s.start_frame, s.end_frame, s.transition_in.kind if s.transition_in else None) for s in got.shots] == \
         [(s.start_frame, s.end_frame, s.transition_in.kind if s.transition_in else None) for s in want.shots]
     assert got.key_frames == want.key_frames and got.cut_candidates == want.cut_candidates
-    similarity = [(s.transition_in.similarity if s.transition_in else None) for s in got.shots[1:]]
-    assert all(value is not None for value in similarity)
+    similarity = np.array([s.transition_in.similarity for s in got.shots[1:]], dtype=float)  # None: NaN
+    assert np.isfinite(similarity).any()
     np.testing.assert_allclose(similarity, [s.transition_in.similarity for s in want.shots[1:]], atol=1e-5)
     np.testing.assert_allclose(got.features.change, want.features.change, atol=1e-4)
 
 
-def test_triton_frame_stats_on_the_stage_thumbnails(device: str) -> None:
+def test_triton_frame_stats_on_the_stage_thumbnails(device: str, films: dict[str, GroundTruth]) -> None:
     """The thumbnails the device path measures (NV12 scaled by `to_tensor`), through the Triton
-    kernel and the reference: two frames, across the clip's cut, since the interpreter is slow."""
-    frames = list(Nv12Decoder(COUNTER_CLIP).frames())[19:21]
+    kernel and the reference: two frames, across the film's fade out, since the interpreter is slow."""
+    frames = list(Nv12Decoder(films[FILM].path).frames())[29:31]
     thumbs = torch.stack([frame.to_tensor(64, 36) for frame in frames]).to(device)
     got = kernels.frame_stats_rgb(thumbs, thumb_size=(36, 64), impl="triton")
     want = kernels.frame_stats_rgb(thumbs, thumb_size=(36, 64), impl="reference")
     torch.testing.assert_close(got.luma, want.luma, atol=1e-4, rtol=0)
     torch.testing.assert_close(got.hist, want.hist, atol=0, rtol=0)
     torch.testing.assert_close(got.diff, want.diff, atol=1e-4, rtol=0)
-    assert 0.5 * float((got.hist[1] - got.hist[0]).abs().sum()) > 0.5  # the cut: other colours
+    assert float((got.hist[1] - got.hist[0]).abs().sum()) > 0.5  # the cut: other colours
 
 
 @pytest.mark.parametrize("where", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device")])])
-def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str) -> None:
+def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str, films: dict[str, GroundTruth]) -> None:
     """TransNetV2's 48×27 input made from the NV12 planes where they lie (`to_tensor`, no
     full-frame copy) and run there gives the host path's probabilities and signatures; and that
     input is the CPU decoder's (swscale's) picture within a level on average."""
@@ -171,7 +173,7 @@ def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str
     model = open_transnetv2("torch")
     Nv12Decoder.DEVICE = where
     try:
-        frames = list(Nv12Decoder(COUNTER_CLIP).frames())[:20]  # one window, the change of picture at 10
+        frames = list(Nv12Decoder(films[FILM].path).frames())[:45]  # one window, fades through black at 30-41
     finally:
         Nv12Decoder.DEVICE = "cpu"
     on_device, on_host = LearnedScores(model.run, 2), LearnedScores(model.run, 2)
@@ -185,8 +187,9 @@ def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str
     signatures = on_device.signatures().astype(int) - on_host.signatures()
     assert np.abs(signatures).max() <= 1 and (signatures == 0).mean() > 0.99
 
-    assert len(np.flatnonzero(probabilities[:, 0] > 0.5)) == 1
+    peak = int(np.argmax(probabilities.max(axis=1)))
+    assert any(g.first <= peak <= g.last for g in films[FILM].gradual)  # the fades through black
 
-    swscale = np.stack([f.to_rgb(WIDTH, HEIGHT) for f, _ in zip(PyAVDecoder(COUNTER_CLIP).frames(), frames)])
+    swscale = np.stack([f.to_rgb(WIDTH, HEIGHT) for f, _ in zip(PyAVDecoder(films[FILM].path).frames(), frames)])
     nv12 = np.stack([f.to_rgb(WIDTH, HEIGHT) for f in frames])
     assert np.abs(nv12.astype(int) - swscale).mean() < 1.0
