@@ -183,7 +183,8 @@ def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str
         on_device.push(small)
         on_host.push(small.cpu().numpy())
     probabilities = on_device.finish()
-    np.testing.assert_array_equal(probabilities, on_host.finish())
+    # The same numbers in; on a GPU, fp16 convolutions need not add up in the same order twice.
+    np.testing.assert_allclose(probabilities, on_host.finish(), atol=2e-3 if where == "cuda" else 0, rtol=0)
     signatures = on_device.signatures().astype(int) - on_host.signatures()
     assert np.abs(signatures).max() <= 1 and (signatures == 0).mean() > 0.99
 

@@ -99,7 +99,7 @@ class CheapPass:
         for k, name in enumerate(columns):
             self._columns[name].append(packed[:, k].astype(np.float32))
         hist_diff = packed[:, list(columns).index("hist_diff")]
-        return FrameChanges(packed[:, len(columns)].copy(), hist_diff.copy(), packed[:, len(columns) + 1 :].copy())
+        return FrameChanges(packed[:, len(columns)], hist_diff, packed[:, len(columns) + 1 :])
 
     def _statistics(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)

@@ -109,7 +109,6 @@ class LearnedScores:
         self._pending.clear()
         self.seconds_spent += time.perf_counter() - started
 
-
     def _signatures_to_host(self) -> None:
         """The GPU frames' signatures so far to the host, in one copy."""
         if self._device_signatures:
