@@ -14,6 +14,9 @@ sharing one runner (the shot encoder's and the series tap's) take turns on it.
 `engine.gpu_preprocess.DevicePreprocessor` and never visits the host; any other goes through
 `Frame.to_rgb(S, S)` and `engine.preprocess.to_pixels`, as `add` does.
 
+Embeddings stay on a CUDA runner's GPU: `embedding_tensor()` is what the shot stage's kernels
+read there; `embeddings()` is the same rows on the host.
+
 Timing: `seconds_spent` is the time the *caller* spends on the encoder, inside `add` (waiting for
 room in the queue, preparing a frame on the device) and `flush` (waiting for the last batches):
 the wall time the encoder adds to the decode loop, which the pipeline's timings report and take
@@ -59,7 +62,7 @@ class EncoderQueue:
         self._items: list[Any] = []  # uint8 [S, S, 3] host images or device pixels [3, S, S]
         self._pending_frames: list[int] = []
         self._frames: list[int] = []
-        self._chunks: list[np.ndarray] = []
+        self._chunks: list[Any] = []  # fp32 torch tensors [b, D], on the device the runner made them on
         self._lock = _runner_lock(runner)
         self._stream = _cuda_stream() if runner.device == "cuda" else None
         self._worker: Consumer[tuple[list[int], list[Any], Any]] = Consumer(self._encode, depth, "encoder")
@@ -117,9 +120,20 @@ class EncoderQueue:
 
     def embeddings(self) -> np.ndarray:
         """`[len(frames), D]` embeddings of everything flushed, row k for `frames[k]`."""
+        return self.embedding_tensor().cpu().numpy()
+
+    def embedding_tensor(self) -> Any:
+        """`embeddings()` as an fp32 torch tensor on the runner's device: a CUDA runner's rows
+        stay on (or, from host-prepared frames, go back to) its GPU, for the shot stage's kernels."""
+        import torch
+
+        device = self.preprocessor.device if self.preprocessor is not None else torch.device("cpu")
         if not self._chunks:
-            return np.zeros((0, self.runner.embedding_dim), dtype=np.float32)
-        return np.concatenate(self._chunks)
+            return torch.zeros((0, self.runner.embedding_dim), dtype=torch.float32, device=device)
+        for chunk in self._chunks:
+            if chunk.is_cuda:  # made on the worker's stream, read on the caller's
+                chunk.record_stream(torch.cuda.current_stream(chunk.device))
+        return torch.cat([chunk.to(device) for chunk in self._chunks])
 
     def _append(self, frame_index: int, item: Any) -> None:
         self._items.append(item)
@@ -149,9 +163,15 @@ class EncoderQueue:
         started = time.perf_counter()
         with self._lock, _on_stream(self._stream, ready):
             embeddings = self.runner.run(self._pixels(items))
-            if not isinstance(embeddings, np.ndarray):
-                embeddings = embeddings.float().cpu().numpy()
-        self._chunks.append(np.asarray(embeddings, dtype=np.float32))
+            if isinstance(embeddings, np.ndarray):
+                import torch
+
+                embeddings = torch.from_numpy(np.asarray(embeddings, dtype=np.float32))
+            else:
+                embeddings = embeddings.float()
+                if self._stream is not None:
+                    self._stream.synchronize()  # the rows are read on other streams from here
+        self._chunks.append(embeddings)
         self._frames.extend(frames)
         self.busy_seconds += time.perf_counter() - started
 

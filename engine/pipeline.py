@@ -5,6 +5,11 @@ sampler picks at --fps or that sit either side of a cut candidate, an encoder-si
 key-frame thumbnail. The last few decoded frames stay in a small ring, because a candidate is
 decided a few frames after it was decoded. After the decode: gradual transitions, verification,
 fades joined through black (and the user's minimum shot length, if any), key frames.
+
+Frames NVDEC decoded stay on the GPU: their thumbnail and TransNetV2 input are scaled there from
+NV12, the cheap pass measures them there, and the encoder's embeddings stay there too, so the
+kernels (`filmline.kernels`) run as Triton; only a few numbers per batch, and the thumbnails of
+sampled frames, come to the host. With PyAV's frames the same code runs on the host.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
 from filmline.engine.background import prefetch
 from filmline.engine.decode import Decoder, FpsSampler, Frame, VideoInfo, open_decoder
@@ -37,6 +43,7 @@ from filmline.engine.stages.learned_scores import LearnedScores, WindowRun
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, Shot, build_shots, decide_boundaries
 from filmline.engine.timecode import frame_seconds
 
+Image = np.ndarray | torch.Tensor  # uint8 RGB [H, W, 3]: on the host, or on the GPU for NVDEC frames
 STATS_BATCH = 16  # frames per cheap-pass kernel call
 PREFETCH_DEPTH = 8  # decoded frames (with their thumbnails) waiting for the stages
 
@@ -103,15 +110,15 @@ class VideoAnalysis:
 
 
 class _FrameRing:
-    """The last few decoded frames with their thumbnails, by frame index."""
+    """The last few decoded frames with their thumbnails (on the device for NVDEC frames), by frame index."""
 
     def __init__(self, size: int) -> None:
-        self._frames: deque[tuple[Frame, np.ndarray]] = deque(maxlen=size)
+        self._frames: deque[tuple[Frame, Image]] = deque(maxlen=size)
 
-    def append(self, frame: Frame, thumbnail: np.ndarray) -> None:
+    def append(self, frame: Frame, thumbnail: Image) -> None:
         self._frames.append((frame, thumbnail))
 
-    def get(self, index: int) -> tuple[Frame, np.ndarray]:
+    def get(self, index: int) -> tuple[Frame, Image]:
         first = self._frames[0][0].index
         entry = self._frames[index - first] if 0 <= index - first < len(self._frames) else None
         if entry is None or entry[0].index != index:
@@ -223,7 +230,7 @@ def _decode_pass(
     detector = CutCandidateDetector(settings.cut_rules())
     ring = _FrameRing(STATS_BATCH + detector.lookahead + 4)
     pts: list[int] = []
-    thumbs: list[np.ndarray] = []
+    thumbs: list[Image] = []
 
     def capture_around(candidates: list[int]) -> None:
         for candidate in candidates:
@@ -231,15 +238,14 @@ def _decode_pass(
             capture.take(ring.get(candidate)[0])
 
     def run_cheap_pass() -> None:
-        scores = cheap.push(np.stack(thumbs))
+        scores = cheap.push(np.stack(thumbs) if isinstance(thumbs[0], np.ndarray) else torch.stack(thumbs))
         thumbs.clear()
         capture_around(detector.push(scores))
 
-    def small_copies(frame: Frame) -> tuple[Frame, np.ndarray, np.ndarray | None]:
-        """The cheap pass's thumbnail and, beside it, TransNetV2's 48×27 input (on the device for
-        NVDEC frames, which scale before they leave the GPU)."""
-        shot_input = frame.to_rgb(SHOT_MODEL_WIDTH, SHOT_MODEL_HEIGHT) if learned is not None else None
-        return frame, frame.to_rgb(THUMB_SIZE[1], THUMB_SIZE[0]), shot_input
+    def small_copies(frame: Frame) -> tuple[Frame, Image, Image | None]:
+        """The cheap pass's thumbnail and, beside it, TransNetV2's 48×27 input."""
+        shot_input = _small_copy(frame, SHOT_MODEL_WIDTH, SHOT_MODEL_HEIGHT) if learned is not None else None
+        return frame, _small_copy(frame, THUMB_SIZE[1], THUMB_SIZE[0]), shot_input
 
     with closing(prefetch(decoder.frames(), small_copies, PREFETCH_DEPTH)) as decoded:  # joins the thread
         for frame, thumb, shot_input in decoded:
@@ -250,7 +256,7 @@ def _decode_pass(
             thumbs.append(thumb)
             for sampler, tap in sampled:
                 for chosen in sampler.push(frame.index, frame.seconds):
-                    tap.take(*ring.get(chosen))
+                    _give(tap, ring.get(chosen))
             if len(thumbs) == STATS_BATCH:
                 run_cheap_pass()
                 if on_frames is not None:
@@ -260,11 +266,26 @@ def _decode_pass(
         run_cheap_pass()
     for sampler, tap in sampled:
         for chosen in sampler.finish():
-            tap.take(*ring.get(chosen))
+            _give(tap, ring.get(chosen))
     capture_around(detector.finish())
     if on_frames is not None and pending:
         on_frames(pending)
     return np.asarray(pts, dtype=np.int64), cheap.features(), detector.scores_of_candidates, capture.seconds_spent
+
+
+def _small_copy(frame: Frame, width: int, height: int) -> Image:
+    """`frame` as uint8 RGB `[height, width, 3]`: a frame decoded on the GPU (NVDEC's `to_tensor`)
+    is scaled there from its NV12 planes and stays there for the cheap pass's kernel and
+    TransNetV2; any other frame is scaled on the host."""
+    to_tensor = getattr(frame, "to_tensor", None)
+    return to_tensor(width, height) if to_tensor is not None else frame.to_rgb(width, height)
+
+
+def _give(tap: FrameTap, entry: tuple[Frame, Image]) -> None:
+    """A sampled frame to a tap, with its thumbnail on the host (the taps' contract): a copy at
+    the tap's rate, not for every frame."""
+    frame, thumbnail = entry
+    tap.take(frame, thumbnail if isinstance(thumbnail, np.ndarray) else thumbnail.cpu().numpy())
 
 
 def _decide(
@@ -281,7 +302,7 @@ def _decide(
 ) -> VideoAnalysis:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
+    table = EmbeddingTable(encoder.frames, encoder.embedding_tensor()) if encoder is not None else None
     if probabilities is not None and settings.learned is not None:
         blends = [g for g in _cheap_gradual(settings, features, candidates) if g.kind in ("dissolve", "wipe")]
         kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,

@@ -22,7 +22,8 @@ from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_mani
 from filmline.engine.errors import BackendError, BadInputError, MissingModelError
 from filmline.engine.home import artifact_dir
 
-WindowRun = Callable[[np.ndarray], np.ndarray]  # float32 [B, *item_shape] → float32 [B, ...]
+# float32 [B, *item_shape] → float32 [B, ...]; a torch tensor in (on a GPU) gives a tensor back there
+WindowRun = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ def _torch_run(spec: WindowModelSpec, folder: Path, manifest: dict[str, Any] | N
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, dtype = spec.load_torch(folder, manifest, device)
 
-    def run(windows: np.ndarray) -> np.ndarray:
+    def run(windows: Any) -> Any:
+        on_host = isinstance(windows, np.ndarray)
+        tensor = torch.from_numpy(np.ascontiguousarray(windows)) if on_host else windows
         with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(windows)).to(device, dtype)).float().cpu().numpy()
+            output = model(tensor.to(device, dtype)).float()
+        return output.cpu().numpy() if on_host else output
 
     return run, device.type, "fp16" if dtype == torch.float16 else "fp32"

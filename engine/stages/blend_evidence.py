@@ -42,7 +42,7 @@ class BlendProbe:
             rows = torch.arange(start, history.shape[0])
             mix, wipe = _residuals(history[rows - 2 * lag], history[rows - lag], history[rows], 2 * lag * _MIN_CHANGE_PER_FRAME)
             centres = (rows - lag - first_new + self._seen).numpy()
-            self._chunks.append((centres, k, mix.numpy(), wipe.numpy()))
+            self._chunks.append((centres, k, mix.cpu().numpy(), wipe.cpu().numpy()))
         self._seen += frames.shape[0]
         self._history = history[-2 * max(LAGS) :]
 

@@ -84,15 +84,22 @@ class CheapPass:
             "luma_mean": [], "luma_p95": [], "diff": [], "hist_diff": [], "slow_diff": []
         }
 
-    def push(self, thumbnails: np.ndarray) -> FrameChanges:
+    def push(self, thumbnails: np.ndarray | torch.Tensor) -> FrameChanges:
         """Add a batch of uint8 RGB thumbnails `[B, 36, 64, 3]`; returns how much each frame
-        changed since the previous ones, so callers can detect cuts online."""
+        changed since the previous ones, so callers can detect cuts online.
+
+        Thumbnails on a GPU (made there from NVDEC frames) are measured there, by the Triton
+        kernel: only the batch's few numbers per frame come to the host, in one copy."""
+        if isinstance(thumbnails, np.ndarray):
+            thumbnails = torch.from_numpy(np.ascontiguousarray(thumbnails))
         with _single_threaded_torch():
-            columns, returns = self._statistics(torch.from_numpy(np.ascontiguousarray(thumbnails)))
-        for name, values in columns.items():
-            self._columns[name].append(values.numpy().astype(np.float32))
-        score = (columns["diff"] + self.colour_weight * columns["hist_diff"]).numpy()
-        return FrameChanges(score, columns["hist_diff"].numpy(), returns.numpy())
+            columns, returns = self._statistics(thumbnails)
+            score = columns["diff"] + self.colour_weight * columns["hist_diff"]
+            packed = torch.cat([torch.stack([*columns.values(), score], dim=1), returns], dim=1).cpu().numpy()
+        for k, name in enumerate(columns):
+            self._columns[name].append(packed[:, k].astype(np.float32))
+        hist_diff = packed[:, list(columns).index("hist_diff")]
+        return FrameChanges(packed[:, len(columns)], hist_diff, packed[:, len(columns) + 1 :])
 
     def _statistics(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         stats = kernels.frame_stats_rgb(frames, self._prev_luma, thumb_size=THUMB_SIZE)
@@ -126,7 +133,7 @@ class CheapPass:
 def _lagged_change(history: torch.Tensor, count: int, k: int) -> torch.Tensor:
     """mean |luma_f - luma_(f-k)| for the last `count` rows of `history` (the batch); 0 where
     frame f-k is not in `history` (before the video: `history` keeps enough rows otherwise)."""
-    change = torch.zeros(count)
+    change = torch.zeros(count, device=history.device)
     start = history.shape[0] - count  # row of the batch's first frame
     first = max(k - start, 0)  # batch frames with a row k earlier
     if first < count:

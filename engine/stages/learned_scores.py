@@ -10,6 +10,10 @@ inline, so the probabilities are the same. What accumulates per frame: two proba
 16×9 grey signature (144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from
 a cut.
 
+Frames may be torch tensors on a GPU (NVDEC's, scaled there from NV12): the windows are then cut
+and run there, and only the probabilities and signatures come to the host, once per batch of
+windows. NumPy frames take the host path; both give the same numbers.
+
 Timing: `seconds_spent` is the time the caller spends on the model (handing a batch over, waiting
 for room, waiting for the last batches in `finish`), the wall time it adds to the decode loop;
 `busy_seconds` is the worker's own time.
@@ -21,6 +25,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from filmline.engine.background import Consumer
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH, WINDOW
@@ -29,7 +34,9 @@ SIGNATURE_BLOCK = 3  # 48×27 → 16×9 grey signature
 STEP = 50  # window stride; each window keeps predictions [CONTEXT, CONTEXT + STEP)
 CONTEXT = 25
 DEPTH = 2  # batches of windows waiting for the worker
-WindowRun = Callable[[np.ndarray], np.ndarray]  # float32 [B, 100, 27, 48, 3] → [B, 100, 2]
+# float32 [B, 100, 27, 48, 3] → [B, 100, 2]; a torch tensor in gives one back, on its device
+WindowRun = Callable[[np.ndarray | torch.Tensor], np.ndarray | torch.Tensor]
+Image = np.ndarray | torch.Tensor  # uint8 [27, 48, 3]
 
 
 class LearnedScores:
@@ -42,22 +49,26 @@ class LearnedScores:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self._run = run
         self._batch = batch
-        self._buffer: list[np.ndarray] = []  # padded frames from self._buffer_start on
+        self._buffer: list[Image] = []  # padded frames from self._buffer_start on
         self._buffer_start = 0  # padded index of self._buffer[0]
         self._next_window = 0  # padded index where the next window starts
         self._frames = 0
         self._pending: list[int] = []  # starts of windows ready to run
         self._outputs: list[np.ndarray] = []  # appended by the worker, in batch order
         self._signatures: list[np.ndarray] = []
-        self._worker: Consumer[list[list[np.ndarray]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
+        self._worker: Consumer[list[list[Image]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
+        self._device_signatures: list[torch.Tensor] = []  # of GPU frames, not yet on the host
         self.seconds_spent = 0.0
         self.busy_seconds = 0.0
 
-    def push(self, frame: np.ndarray) -> None:
-        """One frame, uint8 `[27, 48, 3]`."""
-        if frame.shape != (HEIGHT, WIDTH, 3):
-            raise ValueError(f"TransNetV2 frames are [{HEIGHT}, {WIDTH}, 3], got {frame.shape}")
-        self._signatures.append(signature(frame))
+    def push(self, frame: Image) -> None:
+        """One frame, uint8 `[27, 48, 3]`, on the host (NumPy) or a device (torch)."""
+        if tuple(frame.shape) != (HEIGHT, WIDTH, 3):
+            raise ValueError(f"TransNetV2 frames are [{HEIGHT}, {WIDTH}, 3], got {tuple(frame.shape)}")
+        if isinstance(frame, np.ndarray):
+            self._signatures.append(signature(frame))
+        else:
+            self._device_signatures.append(device_signature(frame))
         if self._frames == 0:
             self._buffer.extend([frame] * CONTEXT)
         self._buffer.append(frame)
@@ -85,6 +96,7 @@ class LearnedScores:
 
     def signatures(self) -> np.ndarray:
         """`[N, 144]` uint8: each frame's 16×9 grey picture, for telling a flash from a cut."""
+        self._signatures_to_host()
         if not self._signatures:
             return np.zeros((0, (HEIGHT // SIGNATURE_BLOCK) * (WIDTH // SIGNATURE_BLOCK)), dtype=np.uint8)
         return np.stack(self._signatures)
@@ -100,6 +112,7 @@ class LearnedScores:
             return
         started = time.perf_counter()
         windows = [self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW] for s in self._pending]
+        self._signatures_to_host()
         self._worker.put(windows)  # waits while DEPTH batches wait
         drop = self._next_window - self._buffer_start  # frames no later window needs
         del self._buffer[:drop]
@@ -107,13 +120,25 @@ class LearnedScores:
         self._pending.clear()
         self.seconds_spent += time.perf_counter() - started
 
-    def _run_windows(self, windows: list[list[np.ndarray]]) -> None:
+    def _run_windows(self, windows: list[list[Image]]) -> None:
         """The worker: one batch through the network, keeping each window's middle predictions."""
         started = time.perf_counter()
-        batch = np.stack([np.stack(window) for window in windows]).astype(np.float32)
-        probabilities = np.asarray(self._run(batch), dtype=np.float32)
+        if isinstance(windows[0][0], np.ndarray):
+            batch = np.stack([np.stack(frames) for frames in windows]).astype(np.float32)
+        else:
+            batch = torch.stack([torch.stack(frames) for frames in windows]).float()
+        probabilities = self._run(batch)
+        if isinstance(probabilities, torch.Tensor):
+            probabilities = probabilities.float().cpu().numpy()
+        probabilities = np.asarray(probabilities, dtype=np.float32)
         self._outputs.extend(probabilities[:, CONTEXT : CONTEXT + STEP])
         self.busy_seconds += time.perf_counter() - started
+
+    def _signatures_to_host(self) -> None:
+        """The GPU frames' signatures so far to the host, in one copy."""
+        if self._device_signatures:
+            self._signatures.extend(torch.stack(self._device_signatures).cpu().numpy())
+            self._device_signatures.clear()
 
 
 def signature(frame: np.ndarray) -> np.ndarray:
@@ -121,3 +146,11 @@ def signature(frame: np.ndarray) -> np.ndarray:
     grey = frame.astype(np.float32).mean(axis=2)
     blocks = grey.reshape(HEIGHT // SIGNATURE_BLOCK, SIGNATURE_BLOCK, WIDTH // SIGNATURE_BLOCK, SIGNATURE_BLOCK)
     return blocks.mean(axis=(1, 3)).round().astype(np.uint8).ravel()
+
+
+def device_signature(frame: torch.Tensor) -> torch.Tensor:
+    """`signature` of a uint8 `[27, 48, 3]` tensor, computed on its device (the same steps in
+    float32, so within one level of the host's where rounding meets a half)."""
+    grey = frame.float().mean(dim=2)
+    blocks = grey.reshape(HEIGHT // SIGNATURE_BLOCK, SIGNATURE_BLOCK, WIDTH // SIGNATURE_BLOCK, SIGNATURE_BLOCK)
+    return blocks.mean(dim=(1, 3)).round().to(torch.uint8).flatten()

@@ -60,12 +60,16 @@ class Shot:
 
 
 class EmbeddingTable:
-    """Embeddings of the frames the encoder saw, looked up by frame index."""
+    """Embeddings of the frames the encoder saw, looked up by frame index.
 
-    def __init__(self, frame_indices: list[int], embeddings: np.ndarray) -> None:
+    `vectors` stay on the device the embeddings came on (the encoder's GPU), so the similarity
+    and centroid kernels run there: the dispatcher picks Triton for CUDA tensors."""
+
+    def __init__(self, frame_indices: list[int], embeddings: np.ndarray | torch.Tensor) -> None:
         order = np.argsort(frame_indices, kind="stable")
         self.frames = [int(frame_indices[i]) for i in order]
-        self.vectors = torch.from_numpy(np.ascontiguousarray(embeddings[order], dtype=np.float32))
+        vectors = torch.as_tensor(embeddings)
+        self.vectors = vectors[torch.from_numpy(order).to(vectors.device)].float().contiguous()
         self._position = {f: p for p, f in enumerate(self.frames)}
 
     def __len__(self) -> int:
@@ -89,8 +93,8 @@ class EmbeddingTable:
         if not left:
             return np.zeros(0, dtype=np.float32)
         index = torch.tensor([p for pair in zip(left, right) for p in pair], dtype=torch.long)
-        adjacent = kernels.adjacent_similarity(self.vectors[index], 1)[0]
-        return adjacent[0::2].numpy()
+        adjacent = kernels.adjacent_similarity(self.vectors[index.to(self.vectors.device)], 1)[0]
+        return adjacent[0::2].cpu().numpy()
 
 
 def decide_boundaries(
