@@ -257,3 +257,16 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     assert "[00:00:01] 1 image" in summary_prompt and summary_prompt.index("[00:00:01]") < summary_prompt.index("[00:00:06]")
     assert document["vlm"]["triggers"]["analysed"] == 2 and "labels" not in document["shots"][0]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_video_that_fails_in_its_decode_takes_its_kept_frames_with_it(film, truncated_film, chat_server,
+                                                                         tmp_path, capsys) -> None:
+    """Frames are kept for the model while a video decodes; one found truncated at the end of its
+    decode fails alone, its kept frames are deleted, and the next video is still labelled."""
+    chat_server.responder = scripted
+    code = engine_run([truncated_film.path, film.path, "--out", str(tmp_path), "--backend", "none", "--no-progress",
+                       *openai_flags(chat_server)])
+    assert code != 0 and "looks truncated" in capsys.readouterr().err
+    assert not (tmp_path / "truncated.json").exists()
+    assert "Pursuit" in json.loads((tmp_path / "film.json").read_text())["shots"][0]["labels"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
