@@ -25,10 +25,11 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
     analysis, settings = shots_section.analysis, shots_section.settings
     info = analysis.info
     models = _models([section.models for section in done.all()])
-    shots = shot_entries(shots_section)
+    times = _Times(shots_section)
+    shots = shot_entries(shots_section, times)
     if vlm is not None:
         shots = [{**shot, **vlm.shot_fields.get(shot["index"], {})} for shot in shots]
-    frame_count = len(analysis.seconds)
+    frame_count = len(times.seconds)
     triggers_seconds = done.triggers.result.seconds_spent if done.triggers and done.triggers.result else None
     return {
         "schema_version": SCHEMA_VERSION,
@@ -36,8 +37,8 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "video": {
             "path": str(path.absolute()),
-            "duration": analysis.end_seconds,
-            "fps": frame_count / analysis.end_seconds if analysis.end_seconds > 0 else None,
+            "duration": times.end,
+            "fps": frame_count / times.end if times.end > 0 else None,
             "average_fps": float(info.average_fps) if info.average_fps else None,
             "frame_count": frame_count,
             "width": info.width,
@@ -58,7 +59,7 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
             "detector": models.get("shot_detector", {"name": "cheap"})["name"],
             "thresholds": asdict(settings.learned) if settings.learned is not None else None,
             "cut_candidates": len(analysis.cut_candidates),
-            "rejected_by_encoder": [_transition(shots_section, b) for b in analysis.rejected],
+            "rejected_by_encoder": [times.transition(b) for b in analysis.rejected],
             "embedded_frames": analysis.embedded_frames,
         },
         "shots": shots,
@@ -78,12 +79,12 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
     }
 
 
-def shot_entries(section: ShotsSection) -> list[dict[str, Any]]:
+def shot_entries(section: ShotsSection, times: _Times | None = None) -> list[dict[str, Any]]:
     """The document's `shots`, as the stages after the shot stage read them (times in seconds)."""
-    analysis = section.analysis
+    analysis, times = section.analysis, times or _Times(section)
     shots = []
     for shot, key, thumbnail in zip(analysis.shots, analysis.key_frames, analysis.thumbnails):
-        start, end = _time_of(section, shot.start_frame), _time_of(section, shot.end_frame + 1)
+        start, end = times.at(shot.start_frame), times.at(shot.end_frame + 1)
         shots.append({
             "index": shot.index,
             "start_frame": shot.start_frame,
@@ -91,10 +92,10 @@ def shot_entries(section: ShotsSection) -> list[dict[str, Any]]:
             "start_time": start,
             "end_time": end,
             "duration": end - start,
-            "transition_in": _transition(section, shot.transition_in),
-            "transition_out": _transition(section, shot.transition_out),
+            "transition_in": times.transition(shot.transition_in),
+            "transition_out": times.transition(shot.transition_out),
             "key_frame": key,
-            "key_frame_time": _time_of(section, key) if key is not None else None,
+            "key_frame_time": times.at(key) if key is not None else None,
             "thumbnail": thumbnail,
         })
     return shots
@@ -114,27 +115,31 @@ def with_series(document: dict[str, Any], series: SeriesSection) -> dict[str, An
     return updated
 
 
-def _time_of(section: ShotsSection, frame: int) -> float:
-    seconds = section.analysis.seconds
-    return float(seconds[frame]) if frame < len(seconds) else section.analysis.end_seconds
+class _Times:
+    """Frame numbers as the document's seconds (the frame after the last one: the video's end)."""
 
+    def __init__(self, section: ShotsSection) -> None:
+        self.seconds = section.analysis.seconds  # one value per decoded frame, read once per document
+        self.end = section.analysis.end_seconds
 
-def _transition(section: ShotsSection, boundary: Boundary | None) -> dict[str, Any] | None:
-    if boundary is None:
-        return None
-    span = None
-    if boundary.span is not None:
-        first, last = boundary.span
-        span = {"start_frame": first, "end_frame": last,
-                "start_time": _time_of(section, first), "end_time": _time_of(section, last + 1)}
-    return {
-        "kind": boundary.kind,
-        "frame": boundary.frame,
-        "time": _time_of(section, boundary.frame),
-        "span": span,
-        "similarity": boundary.similarity,
-        "probability": boundary.probability,
-    }
+    def at(self, frame: int) -> float:
+        return float(self.seconds[frame]) if frame < len(self.seconds) else self.end
+
+    def transition(self, boundary: Boundary | None) -> dict[str, Any] | None:
+        if boundary is None:
+            return None
+        span = None
+        if boundary.span is not None:
+            first, last = boundary.span
+            span = {"start_frame": first, "end_frame": last, "start_time": self.at(first), "end_time": self.at(last + 1)}
+        return {
+            "kind": boundary.kind,
+            "frame": boundary.frame,
+            "time": self.at(boundary.frame),
+            "span": span,
+            "similarity": boundary.similarity,
+            "probability": boundary.probability,
+        }
 
 
 def _triggers(section: TriggersSection | None, vlm: VlmSection | None) -> dict[str, Any] | None:
