@@ -1,4 +1,5 @@
-"""The JSON result document of one video (schema in the README's "Output" section)."""
+"""The JSON result document of one video (schema in the README's "Output" section), assembled
+once from the stages' typed sections (engine.sections); the only code that writes its fields."""
 
 from __future__ import annotations
 
@@ -8,66 +9,36 @@ from pathlib import Path
 from typing import Any
 
 import filmline
-from filmline.engine.pipeline import ShotSettings, VideoAnalysis
+from filmline.engine.pipeline import ShotSettings
 from filmline.engine.result import SCHEMA_VERSION
+from filmline.engine.sections import ModelReport, Sections, SeriesSection, ShotsSection, TriggersSection, VlmSection
 from filmline.engine.stages.shots import Boundary
 
+# The order of `models` in results: the encoder and what was skipped first, the shot detector last.
+MODELS_ORDER = ("encoder", "skipped", "trigger", "intro", "vlm", "shot_detector")
+SEGMENT_KINDS = ("intro", "credits")
 
-def build_document(
-    path: Path,
-    analysis: VideoAnalysis,
-    settings: ShotSettings,
-    models: dict[str, Any],
-    total_seconds: float,
-) -> dict[str, Any]:
-    """Assemble the result document. `models` is {"encoder": {...} | None, "skipped": [...]}."""
+
+def build_document(path: Path, done: Sections, record: dict[str, Any], total_seconds: float) -> dict[str, Any]:
+    """The result document from every stage's section; `record` is the run's (engine.run_outputs)."""
+    shots_section, vlm = done.shots, done.vlm
+    analysis, settings = shots_section.analysis, shots_section.settings
     info = analysis.info
-    seconds = analysis.seconds
-
-    def time_of(frame: int) -> float:
-        return float(seconds[frame]) if frame < len(seconds) else analysis.end_seconds
-
-    def transition(boundary: Boundary | None) -> dict[str, Any] | None:
-        if boundary is None:
-            return None
-        span = None
-        if boundary.span is not None:
-            first, last = boundary.span
-            span = {"start_frame": first, "end_frame": last, "start_time": time_of(first), "end_time": time_of(last + 1)}
-        return {
-            "kind": boundary.kind,
-            "frame": boundary.frame,
-            "time": time_of(boundary.frame),
-            "span": span,
-            "similarity": boundary.similarity,
-            "probability": boundary.probability,
-        }
-
-    shots = []
-    for shot, key, thumbnail in zip(analysis.shots, analysis.key_frames, analysis.thumbnails):
-        start, end = time_of(shot.start_frame), time_of(shot.end_frame + 1)
-        shots.append({
-            "index": shot.index,
-            "start_frame": shot.start_frame,
-            "end_frame": shot.end_frame,
-            "start_time": start,
-            "end_time": end,
-            "duration": end - start,
-            "transition_in": transition(shot.transition_in),
-            "transition_out": transition(shot.transition_out),
-            "key_frame": key,
-            "key_frame_time": time_of(key) if key is not None else None,
-            "thumbnail": thumbnail,
-        })
-    frame_count = len(seconds)
+    models = _models([section.models for section in done.all()])
+    times = _Times(shots_section)
+    shots = shot_entries(shots_section, times)
+    if vlm is not None:
+        shots = [{**shot, **vlm.shot_fields.get(shot["index"], {})} for shot in shots]
+    frame_count = len(times.seconds)
+    triggers_seconds = done.triggers.result.seconds_spent if done.triggers and done.triggers.result else None
     return {
         "schema_version": SCHEMA_VERSION,
         "engine": {"name": "filmline", "version": filmline.__version__,
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "video": {
             "path": str(path.absolute()),
-            "duration": analysis.end_seconds,
-            "fps": frame_count / analysis.end_seconds if analysis.end_seconds > 0 else None,
+            "duration": times.end,
+            "fps": frame_count / times.end if times.end > 0 else None,
             "average_fps": float(info.average_fps) if info.average_fps else None,
             "frame_count": frame_count,
             "width": info.width,
@@ -88,12 +59,116 @@ def build_document(
             "detector": models.get("shot_detector", {"name": "cheap"})["name"],
             "thresholds": asdict(settings.learned) if settings.learned is not None else None,
             "cut_candidates": len(analysis.cut_candidates),
-            "rejected_by_encoder": [transition(b) for b in analysis.rejected],
+            "rejected_by_encoder": [times.transition(b) for b in analysis.rejected],
             "embedded_frames": analysis.embedded_frames,
         },
         "shots": shots,
-        "timings": {**analysis.timings, "total": total_seconds},
+        "timings": {
+            **analysis.timings,
+            **({"triggers": triggers_seconds} if triggers_seconds is not None else {}),
+            "total": total_seconds,
+            **({"vlm": vlm.seconds} if vlm is not None and vlm.seconds is not None else {}),
+        },
+        "triggers": _triggers(done.triggers, vlm),
+        "intro": done.intro.intro if done.intro else None,
+        "credits": done.intro.credits if done.intro else None,
+        "run": record,
+        "summary": vlm.summary if vlm else None,
+        "action_profile": vlm.action_profile if vlm else None,
+        **({"vlm": vlm.report} if vlm is not None else {}),
     }
+
+
+def shot_entries(section: ShotsSection, times: _Times | None = None) -> list[dict[str, Any]]:
+    """The document's `shots`, as the stages after the shot stage read them (times in seconds)."""
+    analysis, times = section.analysis, times or _Times(section)
+    shots = []
+    for shot, key, thumbnail in zip(analysis.shots, analysis.key_frames, analysis.thumbnails):
+        start, end = times.at(shot.start_frame), times.at(shot.end_frame + 1)
+        shots.append({
+            "index": shot.index,
+            "start_frame": shot.start_frame,
+            "end_frame": shot.end_frame,
+            "start_time": start,
+            "end_time": end,
+            "duration": end - start,
+            "transition_in": times.transition(shot.transition_in),
+            "transition_out": times.transition(shot.transition_out),
+            "key_frame": key,
+            "key_frame_time": times.at(key) if key is not None else None,
+            "thumbnail": thumbnail,
+        })
+    return shots
+
+
+def with_series(document: dict[str, Any], series: SeriesSection) -> dict[str, Any]:
+    """`document` (new or kept from an earlier run) with its episode's part of the series
+    comparison: its missing `intro` / `credits` filled from the segment that recurs across the
+    episodes (what an earlier comparison put there is replaced)."""
+    updated = {**document, "series": {"episodes": series.episodes, "feature_dim": series.feature_dim}}
+    for kind in SEGMENT_KINDS:
+        if (updated.get(kind) or {}).get("method") == "cross_episode":
+            updated[kind] = None
+    for entry in series.found:
+        if updated.get(entry["kind"]) is None:
+            updated[entry["kind"]] = entry
+    return updated
+
+
+class _Times:
+    """Frame numbers as the document's seconds (the frame after the last one: the video's end)."""
+
+    def __init__(self, section: ShotsSection) -> None:
+        self.seconds = section.analysis.seconds  # one value per decoded frame, read once per document
+        self.end = section.analysis.end_seconds
+
+    def at(self, frame: int) -> float:
+        return float(self.seconds[frame]) if frame < len(self.seconds) else self.end
+
+    def transition(self, boundary: Boundary | None) -> dict[str, Any] | None:
+        if boundary is None:
+            return None
+        span = None
+        if boundary.span is not None:
+            first, last = boundary.span
+            span = {"start_frame": first, "end_frame": last, "start_time": self.at(first), "end_time": self.at(last + 1)}
+        return {
+            "kind": boundary.kind,
+            "frame": boundary.frame,
+            "time": self.at(boundary.frame),
+            "span": span,
+            "similarity": boundary.similarity,
+            "probability": boundary.probability,
+        }
+
+
+def _triggers(section: TriggersSection | None, vlm: VlmSection | None) -> dict[str, Any] | None:
+    """The `triggers` field: the trigger stage's result, with what the VLM said about it."""
+    result = section.result if section is not None else None
+    if result is None:
+        return None
+    asked = vlm.triggers if vlm is not None else None
+    triggers = [{"timestamp": t.timestamp, "frame_index": t.frame_index, "trigger_confidence": t.confidence,
+                 "analysis": None} for t in result.triggers]
+    if asked is not None:
+        triggers = [{**trigger, **fields} for trigger, fields in zip(triggers, asked.fields)]
+    return {
+        "num_frames_analyzed": result.frames_analyzed,
+        "num_triggers_detected": len(result.triggers),
+        "triggers": triggers,
+        "video_summary": asked.summary if asked is not None else None,
+        "vlm": "ran" if asked is not None else "not run",
+        "settings": asdict(result.settings),
+        "model": result.model,
+    }
+
+
+def _models(reports: list[ModelReport]) -> dict[str, Any]:
+    """The `models` field: every stage's model facts, and every skipped stage in stage order."""
+    entries: dict[str, Any] = {key: value for report in reports for key, value in report.entries.items()}
+    entries["skipped"] = [skipped.to_json() for report in reports for skipped in report.skipped]
+    ordered = {key: entries.pop(key) for key in MODELS_ORDER if key in entries}
+    return {**ordered, **entries}
 
 
 def _method(settings: ShotSettings, models: dict[str, Any]) -> str:

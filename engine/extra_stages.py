@@ -1,21 +1,32 @@
-"""The stages beside shots in `engine-run`: triggers and intro/credits.
+"""The stages beside shots in `engine-run`: triggers, intro/credits and the series features.
 
 Each is opened once per run (a built artifact under ENGINE_HOME, or skipped with the reason and
-the fix in the result) and fed per video through frame taps of the one decode. Cross-episode
-matching (`--series`) needs one feature per second of every episode: the intro model's own
-features when it runs, else the shot encoder's embeddings, else the cheap luminance thumbnails.
+the fix in the result), fed per video through frame taps of the one decode, and returns its own
+section (engine.stage's protocol). Cross-episode matching (`--series`) needs one feature per
+second of every episode: the intro model's own features when it runs, else the shot encoder's
+embeddings, else the cheap luminance thumbnails.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from filmline.engine.encoder_queue import EncoderQueue
 from filmline.engine.errors import MissingModelError, first_line, problem_part
 from filmline.engine.luma_features import luma_size
+from filmline.engine.sections import (
+    IntroSection,
+    ModelReport,
+    Sections,
+    SeriesFeatures,
+    SeriesSection,
+    Skipped,
+    TriggersSection,
+)
+from filmline.engine.stage import Stage, VideoStart
 from filmline.engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
 
 
@@ -29,79 +40,104 @@ class ExtraStageOptions:
     batch_size: int
 
 
-class ExtraStages:
-    """Opened once per run; `start_video` → taps for the decode, `finish_video` → result fields."""
+def open_extra_stages(options: ExtraStageOptions, shot_encoder: EncoderQueue | None
+                      ) -> tuple[TriggerStage, IntroStage, SeriesFeatureStage | None]:
+    """The trigger and intro stages (running, off or skipped), and with --series the stage that
+    keeps each episode's features."""
+    triggers = TriggerStage(*_open_triggers(options)) if options.triggers else TriggerStage(None, ModelReport())
+    intro = IntroStage(*_open_intro(options)) if options.intro else IntroStage(None, None, ModelReport())
+    if not options.series:
+        return triggers, intro, None
+    return triggers, intro, SeriesFeatureStage(intro.model is not None, shot_encoder, options.batch_size)
 
-    def __init__(self, options: ExtraStageOptions, shot_encoder: EncoderQueue | None, models: dict[str, Any]) -> None:
-        self.options = options
-        self.triggers = _open_triggers(options, models) if options.triggers else None
-        self.intro_model, self.intro_queue = _open_intro(options, models) if options.intro else (None, None)
-        self._series_queue = (
-            EncoderQueue(shot_encoder.runner, options.batch_size)
-            if options.series and self.intro_model is None and shot_encoder is not None
-            else None
-        )
-        self._taps: dict[str, Any] = {}
 
-    def start_video(self) -> list[FrameTap]:
-        """Fresh taps for the next video."""
-        self._taps = {}
-        if self.triggers is not None:
-            self.triggers.reset()
-            self._taps["triggers"] = TriggerTap(self.triggers)
-        if self.intro_model is not None:
-            self._taps["intro"] = self._intro_tap()
-        if self.options.series and self.intro_model is None:
-            if self._series_queue is not None:
-                self._series_queue.reset()
-                self._taps["series"] = EmbeddingTap(self._series_queue)
-            else:
-                self._taps["series"] = LumaTap()
-        return list(self._taps.values())
+class TriggerStage(Stage):
+    """The trigger CNN over frames at --trigger-fps."""
 
-    def _intro_tap(self) -> FrameTap:
-        """The intro model's own embedder: an image encoder, or the luminance thumbnail it was trained on."""
-        size = luma_size(self.intro_model.embedder)
+    def __init__(self, detector: Any, models: ModelReport) -> None:  # stages.triggers.TriggerDetector
+        self.detector = detector
+        self.models = models
+
+    @property
+    def fps(self) -> float | None:
+        """The rate its frames are sampled at; None when the stage does not run."""
+        return self.detector.settings.fps if self.detector is not None else None
+
+    def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
+        if self.detector is None:
+            return []
+        self.detector.reset()
+        return [TriggerTap(self.detector)]
+
+    def finish_video(self, done: Sections) -> TriggersSection:
+        return TriggersSection(self.detector.finish() if self.detector is not None else None, self.models)
+
+
+class IntroStage(Stage):
+    """The intro transformer over one embedding per second of the intro model's own embedder."""
+
+    def __init__(self, model: Any, queue: EncoderQueue | None, models: ModelReport) -> None:  # stages.intro.IntroModel
+        self.model = model
+        self.queue = queue
+        self.models = models
+        self._tap: Any = None
+
+    def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
+        if self.model is None:
+            return []
+        self._tap = self._embedder_tap()
+        return [self._tap]
+
+    def _embedder_tap(self) -> FrameTap:
+        """An image encoder, or the luminance thumbnail the model was trained on."""
+        size = luma_size(self.model.embedder)
         if size is not None:
             return LumaTap(size)
-        self.intro_queue.reset()
-        return EmbeddingTap(self.intro_queue)
+        self.queue.reset()
+        return EmbeddingTap(self.queue)
 
-    def finish_video(self) -> tuple[dict[str, Any], np.ndarray | None]:
-        """The video's `triggers`, `intro` and `credits` result fields, and its per-second
-        features for cross-episode matching (None without --series)."""
-        fields: dict[str, Any] = {"triggers": None, "intro": None, "credits": None}
-        if "triggers" in self._taps:
-            fields["triggers"] = self.triggers.finish()
-        intro_features = self._taps["intro"].per_second() if "intro" in self._taps else None
-        if intro_features is not None:
-            from filmline.engine.stages.intro import IntroSettings
+    def finish_video(self, done: Sections) -> IntroSection:
+        if self.model is None:
+            return IntroSection(None, None, self.models)
+        from filmline.engine.stages.intro import IntroSettings
 
-            for entry in self.intro_model.detect(intro_features, IntroSettings.from_config()):
-                fields[entry["kind"]] = entry
-        series_features = None
-        if self.options.series:
-            series_features = intro_features if intro_features is not None else self._taps["series"].per_second()
-        return fields, series_features
+        features = self._tap.per_second()
+        found = {entry["kind"]: entry for entry in self.model.detect(features, IntroSettings.from_config())}
+        return IntroSection(found.get("intro"), found.get("credits"), self.models, features)
 
 
-def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[np.ndarray]) -> None:
-    """Fill each episode's missing `intro` / `credits` from the segment that recurs across them
-    (what an earlier comparison put there, in a result kept from an earlier run, is replaced)."""
-    from filmline.engine.stages.series import KINDS, SeriesSettings, find_recurring
+class SeriesFeatureStage(Stage):
+    """`--series`: one feature per second of each episode, for comparing them afterwards. The
+    intro model's features when it runs; else the shot encoder's embeddings; else luminance."""
+
+    def __init__(self, from_intro: bool, shot_encoder: EncoderQueue | None, batch_size: int) -> None:
+        self.from_intro = from_intro
+        self.queue = EncoderQueue(shot_encoder.runner, batch_size) if shot_encoder is not None and not from_intro else None
+        self._tap: Any = None
+
+    def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
+        if self.from_intro:
+            return []
+        if self.queue is not None:
+            self.queue.reset()
+            self._tap = EmbeddingTap(self.queue)
+        else:
+            self._tap = LumaTap()
+        return [self._tap]
+
+    def finish_video(self, done: Sections) -> SeriesFeatures:
+        return SeriesFeatures(done.intro.features if self.from_intro else self._tap.per_second())
+
+
+def match_series(features: list[np.ndarray]) -> list[SeriesSection]:
+    """Each episode's part of the intro and credits that recur across the episodes."""
+    from filmline.engine.stages.series import SeriesSettings, find_recurring
 
     found = find_recurring(features, SeriesSettings.from_config())
-    for document, entries in zip(documents, found):
-        document["series"] = {"episodes": len(documents), "feature_dim": int(features[0].shape[1])}
-        for kind in KINDS:
-            if (document.get(kind) or {}).get("method") == "cross_episode":
-                document[kind] = None
-        for entry in entries:
-            if document.get(entry["kind"]) is None:
-                document[entry["kind"]] = entry
+    return [SeriesSection(len(features), int(features[0].shape[1]), entries) for entries in found]
 
 
-def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
+def _open_triggers(options: ExtraStageOptions) -> tuple[Any, ModelReport]:
     from filmline.engine.stages.triggers import TriggerSettings, open_trigger_detector
 
     overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
@@ -109,15 +145,12 @@ def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
     try:
         detector = open_trigger_detector(settings)
     except MissingModelError as err:
-        models["skipped"].append({"stage": "triggers", "reason": problem_part(err), "detail": first_line(err),
-                                  "fix": "engine-build --model trigger --checkpoint FILE "
-                                         "(one saved by the trigger model's train.py or by engine-train)"})
-        return None
-    models["trigger"] = detector.model
-    return detector
+        fix = "engine-build --model trigger --checkpoint FILE (one saved by the trigger model's train.py or by engine-train)"
+        return None, ModelReport(skipped=(Skipped("triggers", problem_part(err), fix, first_line(err)),))
+    return detector, ModelReport({"trigger": detector.model})
 
 
-def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any, EncoderQueue | None]:
+def _open_intro(options: ExtraStageOptions) -> tuple[Any, EncoderQueue | None, ModelReport]:
     from filmline.engine.backends import create_runner
     from filmline.engine.stages.intro import open_intro_model
 
@@ -126,9 +159,8 @@ def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any
         runner = None if luma_size(model.embedder) else create_runner(model.embedder, "auto")
     except MissingModelError as err:
         fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
-        models["skipped"].append({"stage": "intro", "reason": problem_part(err), "fix": fix, "detail": first_line(err)})
-        return None, None
-    models["intro"] = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
-                       "embedder_backend": runner.name if runner else "cheap_pass",
-                       "embedder_manifest_hash": runner.manifest_hash if runner else None}
-    return model, EncoderQueue(runner, options.batch_size) if runner else None
+        return None, None, ModelReport(skipped=(Skipped("intro", problem_part(err), fix, first_line(err)),))
+    facts = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
+             "embedder_backend": runner.name if runner else "cheap_pass",
+             "embedder_manifest_hash": runner.manifest_hash if runner else None}
+    return model, EncoderQueue(runner, options.batch_size) if runner else None, ModelReport({"intro": facts})

@@ -48,6 +48,10 @@ class Ledger:
             self.kept.append(video)
         self.current = None
 
+    def update(self, video: Path, document: dict[str, Any]) -> None:
+        """A finished video's result, rewritten (the series fields added)."""
+        self._done[video] = (document, self._done[video][1])
+
     @property
     def done(self) -> list[tuple[Path, dict[str, Any], np.ndarray | None]]:
         return [(video, *self._done[video]) for video in sorted(self._done, key=self._order.__getitem__)]
@@ -108,8 +112,8 @@ class VideoRun:
         self.vlm_config = VlmConfig.load(settings.vlm.config_path)  # a bad config fails before any work
         self.fingerprint = settings.fingerprint()
         self.series = settings.stages.series
-        self.vlm = None
-        self.encoder = None
+        self.shots: Any = None  # engine.shot_stage.ShotStage, which runs the decode
+        self.stages: list = []  # engine.stage.Stage, in the order they finish
         self.opened = False
         # the decode's progress: the console bar, or what a caller watches (engine-serve's jobs)
         self.frame_progress = frame_progress or FrameProgress
@@ -118,8 +122,8 @@ class VideoRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.vlm is not None:
-            self.vlm.close()
+        for stage in self.stages:
+            stage.close()
 
     def analyse(self, videos: list[Path], *, force: bool) -> None:
         """Keep the up-to-date results (unless `force`), then analyse the rest, one result each."""
@@ -176,66 +180,71 @@ class VideoRun:
         return readable
 
     def open_models(self) -> None:
+        """The stages of the run, each opened once: shots, triggers, intro, series features, VLM."""
         from filmline.engine.detector_setup import open_detector, with_learned_detector
         from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
-        from filmline.engine.extra_stages import ExtraStages
+        from filmline.engine.extra_stages import open_extra_stages
+        from filmline.engine.sections import ModelReport
+        from filmline.engine.shot_stage import DecodeOptions, ShotStage
         from filmline.engine.vlm.stage import VlmStage
 
         if self.opened:
             return
         s = self.settings
-        self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
-        self.extra = ExtraStages(s.stages, self.encoder, self.models)
-        self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
-        self.shot_model, self.models["shot_detector"] = open_detector(s.detector, notice)  # may build, once
-        self.shot_settings = with_learned_detector(s.shots) if self.shot_model is not None else s.shots
+        encoder, encoder_models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
+        triggers, intro, series = open_extra_stages(s.stages, encoder)
+        vlm = VlmStage.open(s.vlm, self.vlm_config, fps=s.shots.fps, trigger_fps=triggers.fps,
+                            progress=self.progress)  # a missing model fails here, before decoding
+        shot_model, detector = open_detector(s.detector, notice)  # may build, once
+        shot_settings = with_learned_detector(s.shots) if shot_model is not None else s.shots
+        models = ModelReport({**encoder_models.entries, "shot_detector": detector}, encoder_models.skipped)
+        self.shots = ShotStage(shot_settings, encoder, shot_model, models,
+                               DecodeOptions(s.decoder, s.decode_sessions, s.allow_truncated))
+        self.stages = [self.shots, triggers, intro, *([series] if series else []), vlm]
         self.opened = True
-        for skipped in self.models["skipped"]:
-            asked = skipped["stage"] == "encoder" and s.backend == "none"  # asked for: no need to tell
-            told_later = skipped["stage"] == "intro" and self.series  # once the episodes are compared
-            if not (asked or told_later):
-                notice(skip_note(skipped))
+        for stage in self.stages:
+            for skipped in stage.models.skipped:
+                asked = skipped.stage == "encoder" and s.backend == "none"  # asked for: no need to tell
+                told_later = skipped.stage == "intro" and self.series  # once the episodes are compared
+                if not (asked or told_later):
+                    notice(skip_note(skipped.to_json()))
 
     def analyse_one(self, video: Path) -> tuple[dict[str, Any], np.ndarray | None]:
         """Analyse one video and write its result; on any failure after its key frames were put
         in place, they are removed again."""
         from filmline.engine.document import build_document
-        from filmline.engine.pipeline import analyze_video
+        from filmline.engine.stage import VideoStart, finish_stages
 
-        s = self.settings
         started = time.perf_counter()
         record = run_record(video, self.fingerprint)
-        if self.encoder is not None:
-            self.encoder.reset()
-        taps = self.extra.start_video()
-        trigger_fps = self.extra.triggers.settings.fps if self.extra.triggers is not None else None
-        with self.vlm.video(self.out_dir, video.stem, s.shots.fps, trigger_fps) as vlm_taps:  # its frames go at the end
+        start = VideoStart(video, self.out_dir)
+        try:
+            taps = [tap for stage in self.stages for tap in stage.start_video(start)]
             with self.frame_progress(video.name, enabled=self.progress) as bar:
-                analysis = analyze_video(video, self.shot_settings, self.encoder, self.out_dir,
-                                         decoder_backend=s.decoder, decode_sessions=s.decode_sessions,
-                                         allow_truncated=s.allow_truncated, taps=[*taps, *vlm_taps],
-                                         on_open=bar.start, on_frames=bar.advance, shot_model=self.shot_model)
+                analysis = self.shots.decode(taps, on_open=bar.start, on_frames=bar.advance)
             try:
                 if analysis.truncated:
                     notice(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
-                fields, features = self.extra.finish_video()
-                document = build_document(video, analysis, self.shot_settings, self.models, time.perf_counter() - started)
-                document.update(fields)
-                document["run"] = record
-                self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total
+                done = finish_stages(self.stages)
+                document = build_document(video, done, record, time.perf_counter() - started)
+                features = done.series_features.features if done.series_features is not None else None
                 if features is not None:
                     save_features(self.out_dir, video, features)
                 write_result(document, self.out_dir, video.stem, self.views)
             except BaseException:
                 remove_unfinished(self.out_dir, video)
                 raise
+        finally:
+            for stage in self.stages:
+                stage.end_video()
         return document, features
 
 
 def match_episodes(ledger: Ledger, views: Views) -> None:
     """`--series`: the intro and credits recurring across the finished episodes, added to each
     result (rewritten atomically), and a note on where the intro came from."""
-    from filmline.engine.extra_stages import add_cross_episode_segments
+    from filmline.engine.document import with_series
+    from filmline.engine.extra_stages import match_series
 
     episodes = ledger.done
     widths = {features.shape[1] for _, _, features in episodes}
@@ -245,11 +254,13 @@ def match_episodes(ledger: Ledger, views: Views) -> None:
             f"({' vs '.join(map(str, sorted(widths)))} values per second); "
             "run again with --force to analyse every episode alike"
         )
-    documents = [document for _, document, _ in episodes]
     ledger.matching = True
-    add_cross_episode_segments(documents, [features for _, _, features in episodes])
-    for video, document, _ in episodes:
-        write_result(document, ledger.out_dir, video.stem, views)
+    sections = match_series([features for _, _, features in episodes])
+    documents = []
+    for (video, document, _), series in zip(episodes, sections):
+        documents.append(with_series(document, series))
+        write_result(documents[-1], ledger.out_dir, video.stem, views)
+        ledger.update(video, documents[-1])
     ledger.matching = False
     intro_skipped = next((s for d in documents for s in d["models"]["skipped"] if s["stage"] == "intro"), None)
     if intro_skipped is not None:

@@ -79,17 +79,15 @@ def _detector(settings: TriggerSettings) -> tuple[TriggerDetector, FakeRunner]:
     return detector, runner
 
 
-def test_detector_batches_frames_and_returns_the_seeds_fields() -> None:
+def test_detector_batches_frames_and_reports_its_time_apart_from_the_result() -> None:
     detector, runner = _detector(TriggerSettings(batch_size=4, threshold=0.5, suppress_seconds=1.0))
     for n in range(10):
         detector.add(10 * n, n / 3, np.zeros((8, 8, 3), np.uint8))
     assert runner.batches == [4, 4]  # full batches run while adding: images never pile up
     result = detector.finish()
     assert runner.batches == [4, 4, 2]
-    assert result["num_frames_analyzed"] == 10
-    assert result["video_summary"] is None and result["vlm"] == "not run"
-    assert result["model"] == {"backend": "fake"}
-    assert all(set(t) == {"timestamp", "frame_index", "trigger_confidence", "analysis"} for t in result["triggers"])
+    assert result.frames_analyzed == 10 and result.model == {"backend": "fake"}
+    assert result.seconds_spent > 0
 
 
 def test_detector_finds_the_strong_frames_and_resets_between_videos() -> None:
@@ -98,13 +96,12 @@ def test_detector_finds_the_strong_frames_and_resets_between_videos() -> None:
     for n, level in enumerate(levels):
         detector.add(10 * n, n / 3, np.full((8, 8, 3), int(level * 255), np.uint8))
     result = detector.finish()
-    assert [t["frame_index"] for t in result["triggers"]] == [20, 70]  # frame 30 (0.6) is within 1 s of 20 (0.9)
-    assert result["num_triggers_detected"] == 2
-    assert result["triggers"][0]["timestamp"] == pytest.approx(2 / 3)
-    assert result["triggers"][0]["trigger_confidence"] == pytest.approx(int(0.9 * 255) / 255, rel=1e-6)
+    assert [t.frame_index for t in result.triggers] == [20, 70]  # frame 30 (0.6) is within 1 s of 20 (0.9)
+    assert result.triggers[0].timestamp == pytest.approx(2 / 3)
+    assert result.triggers[0].confidence == pytest.approx(int(0.9 * 255) / 255, rel=1e-6)
     detector.reset()
     empty = detector.finish()
-    assert empty["num_frames_analyzed"] == 0 and empty["triggers"] == []
+    assert empty.frames_analyzed == 0 and empty.triggers == []
 
 
 def test_frames_must_come_in_time_order() -> None:

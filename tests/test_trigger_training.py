@@ -24,7 +24,7 @@ import torch
 from filmline.engine.cli_support import run_subcommands
 from filmline.engine.decode import FpsSampler, open_decoder
 from filmline.engine.models.trigger import TriggerConfig, TriggerModel
-from filmline.engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector
+from filmline.engine.stages.triggers import TriggerDetector, TriggerResult, TriggerSettings, open_trigger_detector
 from filmline.engine.training.trigger_data import SampledVideo
 from filmline.engine.training.trigger_loop import TrainOptions, _learning_rate_factor, positive_weight, train, trigger_loss
 from filmline.engine.training.trigger_metrics import event_scores
@@ -120,7 +120,7 @@ def home(trained: dict[str, Any]) -> Path:
     return home
 
 
-def detect(detector: TriggerDetector, path: Path) -> dict[str, Any]:
+def detect(detector: TriggerDetector, path: Path) -> TriggerResult:
     """Sample trigger frames by timestamp from one decode pass, as the pipeline does."""
     size = detector.image_size
     sampler, previous = FpsSampler(detector.settings.fps), None
@@ -151,14 +151,14 @@ def test_trained_model_finds_the_events_of_an_unseen_video(trained: dict[str, An
     detector = open_trigger_detector(TriggerSettings(), home=home)
     assert detector.model["backend"] == "onnxruntime" and detector.image_size == 32
     result = detect(detector, trained["held_out"])
-    found = [trigger["timestamp"] for trigger in result["triggers"]]
+    found = [trigger.timestamp for trigger in result.triggers]
     scores = event_scores(found, trained["events"], tolerance=1.0)
     assert scores.f1 >= 0.8, (found, trained["events"])
-    assert result["num_frames_analyzed"] == 60  # 20 s at 3 fps
+    assert result.frames_analyzed == 60  # 20 s at 3 fps
     torch_result = detect(open_trigger_detector(TriggerSettings(), backend="torch", home=home), trained["held_out"])
-    assert [t["frame_index"] for t in torch_result["triggers"]] == [t["frame_index"] for t in result["triggers"]]
-    for a, b in zip(torch_result["triggers"], result["triggers"]):
-        assert a["trigger_confidence"] == pytest.approx(b["trigger_confidence"], abs=1e-4)
+    assert [t.frame_index for t in torch_result.triggers] == [t.frame_index for t in result.triggers]
+    for a, b in zip(torch_result.triggers, result.triggers):
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
 
 
 def test_the_artifact_records_parity_and_where_each_part_runs(trained: dict[str, Any], home: Path) -> None:

@@ -221,10 +221,13 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     """The stage as engine-run wires it when the trigger stage runs at 3 frames/s: the trigger
     rate is tapped too, so the frame the trigger model flagged is the one described."""
     from filmline.engine.cli import build_parser
-    from filmline.engine.run_settings import build_run_settings
     from filmline.engine.decode import sample_indices
     from filmline.engine.document import build_document
     from filmline.engine.pipeline import analyze_video
+    from filmline.engine.run_settings import build_run_settings
+    from filmline.engine.sections import ModelReport, Sections, ShotsSection, TriggersSection
+    from filmline.engine.stage import VideoStart
+    from filmline.engine.stages.triggers import Trigger, TriggerResult, TriggerSettings
     from filmline.engine.vlm.config import VlmConfig
     from filmline.engine.vlm.options import VlmOptions
     from filmline.engine.vlm.stage import VlmStage
@@ -232,20 +235,20 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     chat_server.responder = lambda request, nth: completion(
         f"{len(request.images)} image {request.images[0].shape}" if request.images else "Two moments.")
     args = build_parser().parse_args([film.path, *openai_flags(chat_server), "--vlm-tasks", "triggers"])
-    models = {"encoder": None, "skipped": []}
-    stage = VlmStage.open(VlmOptions.from_args(args), VlmConfig.load(), models)
     settings = build_run_settings(args).shots
-    with stage.video(tmp_path, "film", settings.fps, 3.0) as taps:
-        analysis = analyze_video(Path(film.path), settings, None, tmp_path, taps=taps)
-        document = build_document(Path(film.path), analysis, settings, models, 1.0)
-        at_three = sample_indices(analysis.seconds, 3.0)
-        flagged = [at_three[4], at_three[20]]  # frames only the 3 frames/s sampler picks
-        assert not set(flagged) & set(sample_indices(analysis.seconds, 1.0))
-        document["triggers"] = {"triggers": [{"timestamp": float(analysis.seconds[i]), "frame_index": i,
-                                              "trigger_confidence": 0.9, "analysis": None} for i in flagged],
-                                "video_summary": None, "vlm": "not run"}
-        stage.annotate(document)
+    stage = VlmStage.open(VlmOptions.from_args(args), VlmConfig.load(), fps=settings.fps, trigger_fps=3.0)
+    taps = stage.start_video(VideoStart(Path(film.path), tmp_path))
+    analysis = analyze_video(Path(film.path), settings, None, tmp_path, taps=taps)
+    at_three = sample_indices(analysis.seconds, 3.0)
+    flagged = [at_three[4], at_three[20]]  # frames only the 3 frames/s sampler picks
+    assert not set(flagged) & set(sample_indices(analysis.seconds, 1.0))
+    found = TriggerResult(len(at_three), [Trigger(float(analysis.seconds[i]), i, 0.9) for i in flagged],
+                          TriggerSettings(fps=3.0), {}, 0.0)
+    done = Sections(shots=ShotsSection(analysis, settings, ModelReport()), triggers=TriggersSection(found, ModelReport()))
+    done = done.adding(stage.finish_video(done))
+    stage.end_video()
     stage.close()
+    document = build_document(Path(film.path), done, {}, 1.0)
     triggers = document["triggers"]
     assert [t["vlm_frame"] for t in triggers["triggers"]] == flagged
     assert all(t["analysis"] == "1 image (136, 240, 3)" and t["vlm_error"] is None for t in triggers["triggers"])
@@ -253,4 +256,17 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     summary_prompt = [r.text for r in chat_server.requests if not r.images][0]
     assert "[00:00:01] 1 image" in summary_prompt and summary_prompt.index("[00:00:01]") < summary_prompt.index("[00:00:06]")
     assert document["vlm"]["triggers"]["analysed"] == 2 and "labels" not in document["shots"][0]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_video_that_fails_in_its_decode_takes_its_kept_frames_with_it(film, truncated_film, chat_server,
+                                                                         tmp_path, capsys) -> None:
+    """Frames are kept for the model while a video decodes; one found truncated at the end of its
+    decode fails alone, its kept frames are deleted, and the next video is still labelled."""
+    chat_server.responder = scripted
+    code = engine_run([truncated_film.path, film.path, "--out", str(tmp_path), "--backend", "none", "--no-progress",
+                       *openai_flags(chat_server)])
+    assert code != 0 and "looks truncated" in capsys.readouterr().err
+    assert not (tmp_path / "truncated.json").exists()
+    assert "Pursuit" in json.loads((tmp_path / "film.json").read_text())["shots"][0]["labels"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

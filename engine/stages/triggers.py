@@ -5,15 +5,15 @@ runs a full batch at a time and only its features are kept ([N, 512]), never the
 end the temporal head reads the whole feature sequence; frames at or above the threshold are
 candidates, and a candidate within `suppress_seconds` of a stronger one is dropped.
 
-`analysis` and `video_summary` belong to the vision-language stage; until it runs they are None
-and `vlm` says "not run".
+`finish` returns a typed `TriggerResult`; the result document's `triggers` field is made from it
+by `engine.document` (where the vision-language stage's `analysis` and `video_summary` join it).
 """
 
 from __future__ import annotations
 
 import bisect
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -73,6 +73,24 @@ def select_triggers(seconds: np.ndarray, confidences: np.ndarray, threshold: flo
     return sorted(kept, key=lambda i: seconds[i])
 
 
+@dataclass(frozen=True)
+class Trigger:
+    timestamp: float  # seconds
+    frame_index: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class TriggerResult:
+    """One video's triggers, and what produced them."""
+
+    frames_analyzed: int
+    triggers: list[Trigger]
+    settings: TriggerSettings
+    model: dict[str, Any]  # backend and manifest facts
+    seconds_spent: float  # encoder and head, for the result's `timings`
+
+
 @dataclass
 class _Sequence:
     """What one video has accumulated: a pending batch of images, and features of the rest."""
@@ -109,8 +127,8 @@ class TriggerDetector:
         if len(video.images) >= self.settings.batch_size:
             self._encode()
 
-    def finish(self) -> dict[str, Any]:
-        """The original's result fields for the frames added since the last `reset`."""
+    def finish(self) -> TriggerResult:
+        """The triggers among the frames added since the last `reset`."""
         self._encode()
         video = self._video
         started = time.perf_counter()
@@ -121,24 +139,8 @@ class TriggerDetector:
             confidences = np.zeros(0)
         kept = select_triggers(seconds, confidences, self.settings.threshold, self.settings.suppress_seconds)
         video.seconds_spent += time.perf_counter() - started
-        return {
-            "num_frames_analyzed": len(video.frames),
-            "num_triggers_detected": len(kept),
-            "triggers": [
-                {
-                    "timestamp": float(seconds[i]),
-                    "frame_index": video.frames[i],
-                    "trigger_confidence": float(confidences[i]),
-                    "analysis": None,
-                }
-                for i in kept
-            ],
-            "video_summary": None,
-            "vlm": "not run",
-            "settings": asdict(self.settings),
-            "model": self.model,
-            "seconds_spent": video.seconds_spent,
-        }
+        triggers = [Trigger(float(seconds[i]), video.frames[i], float(confidences[i])) for i in kept]
+        return TriggerResult(len(video.frames), triggers, self.settings, self.model, video.seconds_spent)
 
     def reset(self) -> None:
         """Forget the current video (the model stays loaded)."""

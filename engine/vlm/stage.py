@@ -1,6 +1,7 @@
-"""The vision-language stage of `engine-run`: opened once per run, then per video it keeps frames
-during the decode (`video`) and afterwards asks the model about the key shots and the triggers
-(`annotate`), writing the answers into the result document.
+"""The vision-language stage of `engine-run`, a stage of engine.stage's protocol: opened once per
+run; per video it keeps frames during the decode (its taps) and afterwards asks the model about
+the key shots and the triggers the earlier stages found (`finish_video`), returning its answers
+as a `VlmSection` that the result document is assembled from.
 
 Only key shots and triggers reach the model. `--vlm-max-shots N` keeps the N longest shots that
 have a frame (the most screen time per request; ties go to the earlier shot) and lists the
@@ -13,15 +14,16 @@ with the same inputs costs no requests. A failed answer is recorded on its shot 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from filmline.engine.cli_support import notice
 from filmline.engine.progress import CountProgress
+from filmline.engine.sections import ModelReport, Sections, Skipped, TriggersSection, VlmSection, VlmTriggers
+from filmline.engine.stage import Stage, VideoStart
+from filmline.engine.taps import FrameTap
 from filmline.engine.vlm.actions import CONSTRAINED, SCORED, label_shots
 from filmline.engine.vlm.base import Failed, VlmBackend
 from filmline.engine.vlm.cache import AnswerCache, CachedVlm
@@ -38,131 +40,151 @@ SHOT_TASKS = ("actions", "captions")
 
 @dataclass(frozen=True)
 class _Asked:
-    """One shot or trigger going to the model: where its answer goes, and how to load its images."""
+    """One shot or trigger going to the model: what it is (read only), the fields the stage adds
+    to it, and how to load its images."""
 
-    entry: dict[str, Any]
+    item: dict[str, Any]
+    fields: dict[str, Any]
     frames: list[int]
     load: Callable[[], tuple[np.ndarray, ...]]
 
 
-class VlmStage:
-    def __init__(self, options: VlmOptions, config: VlmConfig, backend: VlmBackend | None, skip_reason: str | None) -> None:
+@dataclass(frozen=True)
+class _Rates:
+    """The frame rates the stage keeps frames at: the run's --fps, and the trigger stage's."""
+
+    shots: float
+    triggers: float | None
+
+
+class VlmStage(Stage):
+    def __init__(self, options: VlmOptions, config: VlmConfig, backend: VlmBackend | None, skip_reason: str | None,
+                 models: ModelReport, rates: _Rates, progress: bool | None) -> None:
         self.options = options
         self.config = config
         self.inner = backend
         self.backend = CachedVlm(backend, AnswerCache()) if backend is not None else None
         self.skip_reason = skip_reason
+        self.models = models
+        self.rates = rates
+        self.progress = progress
         self._count = token_counter(backend) if backend is not None else None
         self._frames: VlmFrames | None = None
-        self._progress: bool | None = None
+        self._video: VideoStart | None = None
 
     @classmethod
-    def open(cls, options: VlmOptions, config: VlmConfig, models: dict[str, Any]) -> "VlmStage":
-        """Load the model (or note why the stage is off) and record it in the result's `models`."""
+    def open(cls, options: VlmOptions, config: VlmConfig, *, fps: float, trigger_fps: float | None,
+             progress: bool | None = None) -> "VlmStage":
+        """Load the model (or note why the stage is off). `fps`: the run's sampling rate (key
+        shots); `trigger_fps`: the trigger stage's, None when it does not run."""
+        rates = _Rates(fps, trigger_fps)
         if options.backend is None:
             if options.explicit:
-                return cls(options, config, None, "disabled with --vlm none")
+                return cls(options, config, None, "disabled with --vlm none", ModelReport(), rates, progress)
             reason = "off by default (action labels, captions, trigger descriptions)"
-            models["skipped"].append({"stage": "vlm", "reason": reason, "fix": ENABLE_HINT})
-            return cls(options, config, None, f"{reason}; no --vlm backend given")
+            skipped = ModelReport(skipped=(Skipped("vlm", reason, ENABLE_HINT),))
+            return cls(options, config, None, f"{reason}; no --vlm backend given", skipped, rates, progress)
         from filmline.engine.vlm import open_backend
 
         backend = open_backend(options, config)
-        models["vlm"] = backend.describe()
-        return cls(options, config, backend, None)
+        return cls(options, config, backend, None, ModelReport({"vlm": backend.describe()}), rates, progress)
 
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
             self.backend.cache.close()
 
-    @contextmanager
-    def video(self, out_dir: Path, stem: str, fps: float, trigger_fps: float | None) -> Iterator[list]:
-        """Frame taps for one video's decode; the kept frames are deleted when the block ends."""
+    def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
+        """Frame taps for one video's decode; the frames are kept until `end_video`."""
+        self._video = video
         tasks = self.options.tasks
-        rates = {fps} if any(t in tasks for t in SHOT_TASKS) else set()
-        if trigger_fps is not None and "triggers" in tasks:
-            rates.add(trigger_fps)
+        rates = {self.rates.shots} if any(t in tasks for t in SHOT_TASKS) else set()
+        if self.rates.triggers is not None and "triggers" in tasks:
+            rates.add(self.rates.triggers)
         if self.backend is None or not rates:
-            yield []
-            return
-        self._frames = VlmFrames(out_dir, stem, self.config.image_width, self.config.jpeg_quality)
-        try:
-            yield [self._frames.tap(rate) for rate in sorted(rates)]
-        finally:
+            return []
+        self._frames = VlmFrames(video.out_dir, video.path.stem, self.config.image_width, self.config.jpeg_quality)
+        return [self._frames.tap(rate) for rate in sorted(rates)]
+
+    def end_video(self) -> None:
+        if self._frames is not None:
             self._frames.discard()
             self._frames = None
 
-    def annotate(self, document: dict[str, Any], *, progress: bool | None = None) -> None:
-        """Run the tasks on one video's result document (inside `video`) and write their fields."""
-        document["summary"] = None
-        document["action_profile"] = None
+    def finish_video(self, done: Sections) -> VlmSection:
+        """The tasks on the shots and triggers the earlier stages found."""
         if self.backend is None:
-            document["vlm"] = {"status": "skipped", "reason": self.skip_reason}
-            return
+            return VlmSection({"status": "skipped", "reason": self.skip_reason}, self.models)
+        from filmline.engine.document import shot_entries
+
         started = time.perf_counter()
         requests_before, cache_before = dict(self.inner.stats), dict(self.backend.stats)
-        self._progress = progress
-        name = Path(document["video"]["path"]).name
-        section: dict[str, Any] = {"status": "ran", "tasks": list(self.options.tasks), "failed": {}}
+        name = self._video.path.name
+        report: dict[str, Any] = {"status": "ran", "tasks": list(self.options.tasks), "failed": {}}
+        shot_fields: dict[int, dict[str, Any]] = {}
+        summary = profile = triggers = None
         if any(t in self.options.tasks for t in SHOT_TASKS):
-            self._shots(document, name, section)
+            duration = done.shots.analysis.end_seconds
+            shot_fields, summary, profile = self._shots(shot_entries(done.shots), duration, name, report)
         if "triggers" in self.options.tasks:
-            self._triggers(document, name, section)
+            triggers = self._triggers(done.triggers, name, report)
         spent = time.perf_counter() - started
-        section["requests"] = {key: value - requests_before.get(key, 0) for key, value in self.inner.stats.items()}
-        section["cache"] = {key: value - cache_before.get(key, 0) for key, value in self.backend.stats.items()}
-        section["failed_total"] = sum(section["failed"].values())
-        if section["failed_total"]:
-            notice(f"warning: {name}: {section['failed_total']} vision-language questions got no answer "
-                f"({', '.join(f'{k} {v}' for k, v in section['failed'].items() if v)}); see vlm_error in the result")
-        section["seconds"] = spent
-        document["vlm"] = section
-        timings = document["timings"]
-        timings["vlm"] = spent
-        timings["total"] += spent
+        report["requests"] = {key: value - requests_before.get(key, 0) for key, value in self.inner.stats.items()}
+        report["cache"] = {key: value - cache_before.get(key, 0) for key, value in self.backend.stats.items()}
+        report["failed_total"] = sum(report["failed"].values())
+        if report["failed_total"]:
+            notice(f"warning: {name}: {report['failed_total']} vision-language questions got no answer "
+                f"({', '.join(f'{k} {v}' for k, v in report['failed'].items() if v)}); see vlm_error in the result")
+        report["seconds"] = spent
+        return VlmSection(report, self.models, summary, profile, shot_fields, triggers, spent)
 
     # -- key shots -------------------------------------------------------------------------
 
-    def _shots(self, document: dict[str, Any], name: str, section: dict[str, Any]) -> None:
-        shots, config, tasks = document["shots"], self.config, self.options.tasks
+    def _shots(self, shots: list[dict[str, Any]], duration: float, name: str, report: dict[str, Any]
+               ) -> tuple[dict[int, dict[str, Any]], str | None, dict[str, Any] | None]:
+        """The fields added to each shot, the caption summary and the action profile."""
+        config, tasks = self.config, self.options.tasks
         asked: list[_Asked] = []
         without: list[int] = []
+        added: dict[int, dict[str, Any]] = {}
         for shot in shots:
-            shot.update({"vlm_frames": None, "vlm_error": None})
+            fields = added[shot["index"]] = {"vlm_frames": None, "vlm_error": None}
             if "actions" in tasks:
-                shot.update({"labels": None, "label_probabilities": None})
+                fields.update({"labels": None, "label_probabilities": None})
             if "captions" in tasks:
-                shot["caption"] = None
+                fields["caption"] = None
             frames, load = shot_images(self._frames, shot, config.neighbours)
             if frames:
-                asked.append(_Asked(shot, frames, load))
+                asked.append(_Asked(shot, fields, frames, load))
             else:
                 without.append(shot["index"])
-                add_error(shot, "frames", NO_FRAMES)
+                add_error(fields, "frames", NO_FRAMES)
         asked, skipped = cap_shots(asked, self.options.max_shots)
         for item in asked:
-            item.entry["vlm_frames"] = item.frames
-        section["shots"] = {"total": len(shots), "sent": len(asked), "without_frames": without,
-                            "skipped": skipped, "max_shots": self.options.max_shots,
-                            "chosen_by": "longest first" if self.options.max_shots else "all with a frame"}
-        section["failed"]["frames"] = len(without)
+            item.fields["vlm_frames"] = item.frames
+        report["shots"] = {"total": len(shots), "sent": len(asked), "without_frames": without,
+                           "skipped": skipped, "max_shots": self.options.max_shots,
+                           "chosen_by": "longest first" if self.options.max_shots else "all with a frame"}
+        report["failed"]["frames"] = len(without)
+        summary = profile = None
         if "actions" in tasks:
-            self._actions(asked, name, section)
-            document["action_profile"] = action_profile(shots, document["video"]["duration"], config.none_category,
-                                                        minute_seconds=config.minute_seconds, sequences=config.sequences)
+            self._actions(asked, name, report)
+            labelled = [{**shot, **added[shot["index"]]} for shot in shots]
+            profile = action_profile(labelled, duration, config.none_category,
+                                     minute_seconds=config.minute_seconds, sequences=config.sequences)
         if "captions" in tasks:
             answers = self._grouped(asked, f"{name} captions", "shot", lambda images, advance: describe(
                 self.backend, config.caption_prompt, config.caption_generation, images, advance))
-            section["failed"]["captions"] = _record(asked, answers, "caption", "caption")
-            items = [timed_item(i.entry["start_time"], i.entry["end_time"], i.entry["caption"])
-                     for i in asked if i.entry["caption"]]
-            summary = summarise(self.backend, items, caption_summary_prompts(config), self._count)
-            document["summary"] = summary.text
-            section["summary"] = summary.report()
-            section["failed"]["summary"] = summary.failed
+            report["failed"]["captions"] = _record(asked, answers, "caption", "caption")
+            items = [timed_item(i.item["start_time"], i.item["end_time"], i.fields["caption"])
+                     for i in asked if i.fields["caption"]]
+            summarised = summarise(self.backend, items, caption_summary_prompts(config), self._count)
+            summary = summarised.text
+            report["summary"] = summarised.report()
+            report["failed"]["summary"] = summarised.failed
+        return added, summary, profile
 
-    def _actions(self, asked: list[_Asked], name: str, section: dict[str, Any]) -> None:
+    def _actions(self, asked: list[_Asked], name: str, report: dict[str, Any]) -> None:
         methods: list[str] = []
         method = SCORED if self.inner.gives_logprobs else CONSTRAINED
 
@@ -175,44 +197,45 @@ class VlmStage:
         results = self._grouped(asked, f"{name} actions", "shot", task)
         failed = 0
         for item, result, used in zip(asked, results, methods):
-            item.entry.update(result.fields())
-            item.entry["label_method"] = used
+            item.fields.update(result.fields())
+            item.fields["label_method"] = used
             if result.error is not None:
-                add_error(item.entry, "labels", result.error)
+                add_error(item.fields, "labels", result.error)
                 failed += 1
         counts = {m: methods.count(m) for m in (SCORED, CONSTRAINED) if m in methods}
-        section["actions"] = {"method": next(iter(counts)) if len(counts) == 1 else ("mixed" if counts else None),
-                              "methods": counts, "exact_scores": self.inner.exact_scores,
-                              "categories": list(self.config.categories), "threshold": self.config.label_threshold}
-        section["failed"]["labels"] = failed
+        report["actions"] = {"method": next(iter(counts)) if len(counts) == 1 else ("mixed" if counts else None),
+                             "methods": counts, "exact_scores": self.inner.exact_scores,
+                             "categories": list(self.config.categories), "threshold": self.config.label_threshold}
+        report["failed"]["labels"] = failed
 
     # -- triggers --------------------------------------------------------------------------
 
-    def _triggers(self, document: dict[str, Any], name: str, section: dict[str, Any]) -> None:
-        triggers = document.get("triggers")
-        if triggers is None:
-            section["triggers"] = {"status": "skipped", "reason": "the trigger stage did not run (see models.skipped)"}
-            return
+    def _triggers(self, section: TriggersSection | None, name: str, report: dict[str, Any]) -> VlmTriggers | None:
+        result = section.result if section is not None else None
+        if result is None:
+            report["triggers"] = {"status": "skipped", "reason": "the trigger stage did not run (see models.skipped)"}
+            return None
         asked: list[_Asked] = []
-        for trigger in triggers["triggers"]:
-            frame, load = trigger_image(self._frames, trigger["frame_index"])
-            trigger.update({"vlm_frame": frame, "vlm_error": None})
+        added: list[dict[str, Any]] = []
+        for trigger in result.triggers:
+            frame, load = trigger_image(self._frames, trigger.frame_index)
+            fields = {"vlm_frame": frame, "vlm_error": None, "analysis": None}
+            added.append(fields)
             if frame is None:
-                add_error(trigger, "frames", "no frame of the video was kept")
+                add_error(fields, "frames", "no frame of the video was kept")
             else:
-                asked.append(_Asked(trigger, [frame], load))
+                asked.append(_Asked({"timestamp": trigger.timestamp}, fields, [frame], load))
         config = self.config
         answers = self._grouped(asked, f"{name} triggers", "trigger", lambda images, advance: describe(
             self.backend, config.trigger_prompt, config.trigger_generation, images, advance))
         unanswered = _record(asked, answers, "analysis", "analysis")
-        failed = unanswered + len(triggers["triggers"]) - len(asked)
-        items = [timed_item(i.entry["timestamp"], None, i.entry["analysis"]) for i in asked if i.entry["analysis"]]
+        failed = unanswered + len(result.triggers) - len(asked)
+        items = [timed_item(i.item["timestamp"], None, i.fields["analysis"]) for i in asked if i.fields["analysis"]]
         summary = summarise(self.backend, items, trigger_summary_prompts(config), self._count)
-        triggers["video_summary"] = summary.text
-        triggers["vlm"] = "ran"
-        section["triggers"] = {"status": "ran", "analysed": len(asked) - unanswered, "summary": summary.report()}
-        section["failed"]["triggers"] = failed
-        section["failed"]["trigger_summary"] = summary.failed
+        report["triggers"] = {"status": "ran", "analysed": len(asked) - unanswered, "summary": summary.report()}
+        report["failed"]["triggers"] = failed
+        report["failed"]["trigger_summary"] = summary.failed
+        return VlmTriggers(added, summary.text)
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -221,7 +244,7 @@ class VlmStage:
         """`task` over the items' images, `prompts_per_call` items at a time, with a progress bar."""
         answers: list = []
         size = self.config.prompts_per_call
-        with CountProgress(label, len(asked), unit, enabled=self._progress) as bar:
+        with CountProgress(label, len(asked), unit, enabled=self.progress) as bar:
             for start in range(0, len(asked), size):
                 answers += task([item.load() for item in asked[start : start + size]], bar.advance)
         return answers
@@ -232,20 +255,20 @@ def cap_shots(asked: list[_Asked], max_shots: int | None) -> tuple[list[_Asked],
     longest (ties: the earlier), or all."""
     if max_shots is None or len(asked) <= max_shots:
         return asked, []
-    ranked = sorted(asked, key=lambda a: (-(a.entry["end_time"] - a.entry["start_time"]), a.entry["index"]))
-    kept = sorted(ranked[:max_shots], key=lambda a: a.entry["index"])
-    return kept, sorted(a.entry["index"] for a in ranked[max_shots:])
+    ranked = sorted(asked, key=lambda a: (-(a.item["end_time"] - a.item["start_time"]), a.item["index"]))
+    kept = sorted(ranked[:max_shots], key=lambda a: a.item["index"])
+    return kept, sorted(a.item["index"] for a in ranked[max_shots:])
 
 
 def _record(asked: Sequence[_Asked], answers: Sequence, field: str, task: str) -> int:
-    """Write each generated answer into its entry's `field` (failures into `vlm_error[task]`); the failures."""
+    """Write each generated answer into its item's `field` (failures into `vlm_error[task]`); the failures."""
     failed = 0
     for item, answer in zip(asked, answers):
         if isinstance(answer, Failed):
-            add_error(item.entry, task, answer.error)
+            add_error(item.fields, task, answer.error)
             failed += 1
         else:
-            item.entry[field] = answer.text.strip()
+            item.fields[field] = answer.text.strip()
     return failed
 
 
