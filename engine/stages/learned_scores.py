@@ -5,7 +5,10 @@ padded with 25 copies of its first frame and enough copies of its last frame, wi
 50 frames, and each keeps its middle 50 predictions, so every frame is scored with 25 frames of
 context on each side. Here the windows are cut from a short buffer as frames arrive and run
 `batch` at a time. What accumulates per frame: two probabilities and a 16×9 grey signature
-(144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from a cut.
+(144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from a cut. And, only
+where the network proposes a cut (single-frame probability ≥ `measure_motion_from`), while both
+frames are still in the buffer: how much of the change a camera move explains
+(`motion_evidence`), by which the fusion tells a whip pan from a cut.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH, WINDOW
+from filmline.engine.stages.motion_evidence import shift_residual
 
 SIGNATURE_BLOCK = 3  # 48×27 → 16×9 grey signature
 STEP = 50  # window stride; each window keeps predictions [CONTEXT, CONTEXT + STEP)
@@ -27,11 +31,13 @@ class LearnedScores:
     """Feed every decoded frame's 48×27 RGB copy in order; `finish` returns `[N, 2]` probabilities
     (column 0: a cut at this frame, column 1: this frame is inside a transition)."""
 
-    def __init__(self, run: WindowRun, batch: int) -> None:
+    def __init__(self, run: WindowRun, batch: int, measure_motion_from: float = 1.0) -> None:
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self._run = run
         self._batch = batch
+        self._motion_from = measure_motion_from
+        self._motion: dict[int, float] = {}  # frame → shift_residual of the change into it
         self._buffer: list[np.ndarray] = []  # padded frames from self._buffer_start on
         self._buffer_start = 0  # padded index of self._buffer[0]
         self._next_window = 0  # padded index where the next window starts
@@ -70,6 +76,12 @@ class LearnedScores:
             return np.zeros((0, (HEIGHT // SIGNATURE_BLOCK) * (WIDTH // SIGNATURE_BLOCK)), dtype=np.uint8)
         return np.stack(self._signatures)
 
+    def motion(self) -> dict[int, float]:
+        """Frame f → how much of the change from frame f - 1 into f no camera move explains
+        (`motion_evidence.shift_residual`), for the frames f - 1 whose cut probability reached
+        `measure_motion_from`."""
+        return dict(self._motion)
+
     def _queue_ready_windows(self) -> None:
         end = self._buffer_start + len(self._buffer)
         while self._next_window + WINDOW <= end:
@@ -85,11 +97,23 @@ class LearnedScores:
         ]).astype(np.float32)
         probabilities = np.asarray(self._run(windows), dtype=np.float32)
         self._outputs.extend(probabilities[:, CONTEXT : CONTEXT + STEP])
+        for start, window in zip(self._pending, probabilities):
+            self._measure_motion(start, window[CONTEXT : CONTEXT + STEP, 0])
         drop = self._next_window - self._buffer_start  # frames no later window needs
         del self._buffer[:drop]
         self._buffer_start += drop
         self._pending.clear()
         self.seconds_spent += time.perf_counter() - started
+
+
+    def _measure_motion(self, start: int, cut_probability: np.ndarray) -> None:
+        """Shift residuals into the frame after each kept frame of the window at padded index
+        `start` whose cut probability is high enough (its frame k is padded k + CONTEXT)."""
+        for offset in np.flatnonzero(cut_probability >= self._motion_from):
+            frame = start + int(offset)  # real index of the outgoing frame
+            if frame + 1 < self._frames:
+                before = self._buffer[frame + CONTEXT - self._buffer_start]
+                self._motion[frame + 1] = shift_residual(before, self._buffer[frame + 1 + CONTEXT - self._buffer_start])
 
 
 def signature(frame: np.ndarray) -> np.ndarray:
