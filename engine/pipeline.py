@@ -267,9 +267,9 @@ def _decide(
     started = time.perf_counter()
     table = EmbeddingTable(encoder.frames, encoder.embeddings()) if encoder is not None else None
     if probabilities is not None and settings.learned is not None:
-        blends = [g for g in _cheap_gradual(settings, features, candidates) if g.kind in ("dissolve", "wipe")]
         kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,
-                                            table, settings.threshold, signatures, blends, motion,
+                                            table, settings.threshold, signatures,
+                                            _cheap_gradual(settings, features, candidates), motion,
                                             _gradual_settings(settings))
     else:
         kept, rejected = _cheap_boundaries(settings, features, candidates, table)

@@ -24,8 +24,16 @@ stays high over every frame of a gradual transition. So:
   shortly after, or the frame after it matches one shortly before) is a flash, not a cut:
   measured on 16×9 grey signatures, "matches" being a difference at most `flash_ratio` of the
   change across the cut;
-- cheap candidates without learned support, and the cheap pass's own gradual guesses, are not
-  boundaries: on real footage with motion they are what the network is better at.
+- a cheap candidate where the network's cut output stays below `confirm_threshold` (it saw
+  nothing there at all) is a cut unless it lies inside a transition (the network's, or a fade
+  or blend of the cheap pass); verified by the encoder when one runs. The cheap pass's cut
+  candidates are a change standing out from the frames around it in luminance and colour: on
+  the issue's real footage its false boundaries were all gradual guesses, while inside fast pans
+  TransNetV2 misses cuts between similar-looking shots the candidates catch (measured on a
+  second fast-motion trap: 2 of 22 cuts, network output 0.04-0.07, colour change 0.3-0.5 against
+  0.04-0.06 around them);
+- the cheap pass's own gradual guesses without blend evidence are not boundaries: on real
+  footage with motion they are what the network is better at.
 """
 
 from __future__ import annotations
@@ -81,10 +89,11 @@ def learned_boundaries(
     `motion`: frame → `motion_evidence.shift_residual` of the change into it, for the frames
     after strong peaks (no camera-move test without it); `gradual`: the cheap pass's blend
     limits (no weak peak becomes a dissolve without them);
-    `blends`: the cheap pass's dissolves and wipes, whose frames are measurably mixes of their
-    ends. TransNetV2 barely reacts to a wipe or a slow dissolve between moving pictures, so
-    one of these where the network proposes nothing nearby is kept too (verified by the encoder
-    when one runs, as a weak peak is).
+    `blends`: the cheap pass's gradual transitions. Its dissolves and wipes, whose frames are
+    measurably mixes of their ends: TransNetV2 barely reacts to a wipe or a slow dissolve between
+    moving pictures, so one of these where the network proposes nothing nearby is kept too
+    (verified by the encoder when one runs, as a weak peak is). No unseen cut candidate stands
+    inside any of them.
     """
     single, within = probabilities[:, 0], probabilities[:, 1]
     black = features.luma_p95 <= black_level
@@ -111,7 +120,9 @@ def learned_boundaries(
             weak.add(frame)
         proposed.append(Boundary(frame, "cut", None, score or 0.0, probability=probability))
     proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
-    unseen = _unseen_blends(blends, proposed, settings.snap_frames)
+    unseen = _unseen_blends([b for b in blends if b.kind in ("dissolve", "wipe")], proposed, settings.snap_frames)
+    transitions = spans + [(b.first, b.last) for b in blends] + [b.span for b in unseen]
+    unseen += _unseen_cuts(single, cut_candidates, transitions, settings)
     weak.update(b.frame for b in unseen)
     proposed += unseen
     if signatures is not None:
@@ -123,6 +134,22 @@ def learned_boundaries(
         unverified = boundary.frame in weak and boundary.similarity is not None and boundary.similarity >= threshold
         (rejected if unverified else kept).append(boundary)
     return _one_per_frame(kept), rejected
+
+
+def _unseen_cuts(
+    single: np.ndarray, candidates: dict[int, float], transitions: list[tuple[int, int]], settings: LearnedSettings
+) -> list[Boundary]:
+    """Cut candidates the network gave nothing to (its cut output < `confirm_threshold` within
+    `snap_frames` of the boundary: it peaks on the frame before), not within `snap_frames` of
+    any transition."""
+    reach = settings.snap_frames
+
+    def unseen(frame: int) -> bool:
+        near = single[max(frame - 1 - reach, 0) : frame + reach]
+        return near.size == 0 or float(near.max()) < settings.confirm_threshold
+
+    return [Boundary(frame, "cut", None, score) for frame, score in sorted(candidates.items())
+            if unseen(frame) and not any(first - reach <= frame <= last + 1 + reach for first, last in transitions)]
 
 
 def _unseen_blends(blends: Sequence[GradualTransition], proposed: list[Boundary], reach: int) -> list[Boundary]:
