@@ -7,10 +7,11 @@ import torch
 
 from filmline.engine.stages.blend_evidence import LAGS, BlendProbe
 from filmline.engine.stages.cheap_pass import CheapFeatures
-from filmline.engine.stages.gradual import GradualSettings
+from filmline.engine.stages.gradual import GradualSettings, GradualTransition
 from filmline.engine.stages.learned_cuts import LearnedSettings, learned_boundaries
 from filmline.engine.stages.learned_scores import LearnedScores
 from filmline.engine.stages.motion_evidence import shift_residual
+from filmline.engine.stages.shots import EmbeddingTable
 
 SETTINGS = LearnedSettings.from_config()
 GRADUAL = GradualSettings(black_level=20.0, min_frames=6, max_frames=90, min_change=8.0,
@@ -103,3 +104,22 @@ def test_a_weak_long_transition_is_a_dissolve_only_when_its_frames_are_blends() 
     assert [(b.kind, b.span) for b in found] == [("dissolve", (first, last))]
     moving, _ = learned_boundaries(p, {}, _features(n, _blend_evidence(pan)), 20.0, SETTINGS, gradual=GRADUAL)
     assert moving == []
+
+
+def test_a_cut_candidate_the_network_gave_nothing_to_is_a_cut_outside_transitions() -> None:
+    """Inside fast pans TransNetV2 can miss a cut between similar-looking shots that the cheap
+    pass's luminance and colour change catches; inside a transition such a candidate is the
+    transition's own change."""
+    p = np.zeros((300, 2), dtype=np.float32)
+    p[50:71, 1] = 0.9
+    p[60, 0] = 0.8  # a dissolve over 50..70, and a candidate inside it at 65
+    p[149, 0] = 0.05  # the network barely reacts at 150
+    p[199, 0] = 0.3  # a weak peak at 200: the candidate there is a confirmed cut
+    fade = GradualTransition("fade_out", 240, 255)
+    candidates = {65: 30.0, 150: 50.0, 200: 40.0, 245: 20.0}
+    kept, _ = learned_boundaries(p, candidates, _features(300), 20.0, SETTINGS, blends=[fade])
+    assert [(b.frame, b.kind) for b in kept] == [(60, "dissolve"), (150, "cut"), (200, "cut")]  # 245: inside the fade
+    vectors = np.array([[1, 0], [1, 0]], dtype=np.float32)  # the encoder sees the same picture either side
+    _, rejected = learned_boundaries(p, candidates, _features(300), 20.0, SETTINGS, EmbeddingTable([149, 150], vectors),
+                                     0.8, blends=[fade])
+    assert [b.frame for b in rejected] == [150]  # such a cut is verified by the encoder when one runs
