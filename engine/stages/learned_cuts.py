@@ -25,8 +25,8 @@ stays high over every frame of a gradual transition. So:
   measured on 16×9 grey signatures, "matches" being a difference at most `flash_ratio` of the
   change across the cut;
 - a cheap candidate where the network's cut output stays below `confirm_threshold` (it saw
-  nothing there at all) is a cut unless it lies inside a transition (the network's, or a fade
-  or blend of the cheap pass); verified by the encoder when one runs. The cheap pass's cut
+  nothing there at all) is a cut unless it lies inside or within `snap_frames` of a transition
+  (the network's, or a fade or blend of the cheap pass); verified by the encoder when one runs. The cheap pass's cut
   candidates are a change standing out from the frames around it in luminance and colour: on
   the issue's real footage its false boundaries were all gradual guesses, while inside fast pans
   TransNetV2 misses cuts between similar-looking shots the candidates catch (measured on a
