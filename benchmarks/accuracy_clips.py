@@ -24,7 +24,8 @@ import numpy as np
 
 from filmline.benchmarks import synthetic, synthetic_looks
 from filmline.benchmarks.films import recipe_key
-from filmline.benchmarks.synthetic import Dissolve, Fade, Flash, Pan, Shot, Wipe, Zoom, truth_path, write_film
+from filmline.benchmarks.synthetic import (WIPE_DIRECTIONS, Cut, Dissolve, Fade, Flash, Pan, Shot, Wipe, Zoom, truth_path,
+                                           write_film)
 from filmline.engine.evaluation.shot_annotations import Change, ShotAnnotation, read_shots
 
 Label = tuple[str, int, int]  # (kind, first, last): a cut is ("cut", f, f), f its new shot's first frame;
@@ -133,15 +134,53 @@ def _fast_motion(seconds: float, fps: int, seed: int) -> tuple[Shot, ...]:
     return (*shots, Shot(8))
 
 
+def _flash_wipe_short(seconds: float, fps: int, seed: int) -> tuple[Shot, ...]:
+    """Like the hand-written flash-wipe-short trap, drawn at random: each shot entered by a cut,
+    a short or a long dissolve, a wipe or a fade; some of 6-11 frames, some static; flashes,
+    and whip pans that stop inside the shot."""
+    rng = np.random.default_rng(seed)
+    shots: list[Shot] = [Shot(30)]
+    total = 30
+    while total < seconds * fps:
+        entry = rng.choice(["cut", "cut", "short dissolve", "long dissolve", "wipe", "fade"])
+        transition: Cut | Dissolve | Wipe | Fade = {
+            "cut": Cut(), "short dissolve": Dissolve(int(rng.integers(6, 16))),
+            "long dissolve": Dissolve(int(rng.integers(25, 45))),
+            "wipe": Wipe(int(rng.integers(8, 14)), str(rng.choice(WIPE_DIRECTIONS))),
+            "fade": Fade(int(rng.integers(6, 12)), int(rng.integers(0, 6)), int(rng.integers(6, 12))),
+        }[str(entry)]
+        if rng.random() < 0.25:
+            shot = Shot(int(rng.integers(6, 12)), transition)
+        else:
+            frames = int(rng.integers(25, 45))
+            look = rng.choice(["plain", "flash", "whip pan", "static"])
+            effects: tuple = ()
+            if look == "flash":
+                length = int(rng.integers(1, 4))
+                effects = (Flash(int(rng.integers(3, frames - length - 3)), length, float(rng.uniform(0.5, 0.9))),)
+            elif look == "whip pan":
+                length = int(rng.integers(6, 12))
+                effects = (Pan(int(rng.integers(3, frames - length - 3)), length, float(rng.uniform(0.06, 0.12))),)
+            shot = Shot(frames, transition, effects, static=look == "static")
+        shots.append(shot)
+        total += shot.frames + getattr(transition, "frames", 0)
+    return tuple(shots)
+
+
 TRAPS = (
     TrapSpec("trap-fast-motion", _fast_motion(25, 25, seed=195), TEXTURE_SOURCES, seed=195,
              note="25 s of fast pans and zooms over real textures, cuts inside the motion, short shots"),
+    TrapSpec("trap-fast-motion-b", _fast_motion(25, 25, seed=2024), TEXTURE_SOURCES, seed=2024,
+             note="trap-fast-motion's recipe drawn with another seed"),
     TrapSpec("trap-flash-wipe-short", (
         Shot(30), Shot(25, effects=(Flash(10, 2),)), Shot(30, Dissolve(15)), Shot(11), Shot(30, Wipe(12, "left")),
         Shot(10), Shot(35, effects=(Flash(5, 1, 0.9), Flash(20, 3, 0.6))), Shot(30, Dissolve(40)),
         Shot(30, static=True), Shot(6), Shot(30, Fade(10, 3, 10)), Shot(20, Wipe(8, "down")),
         Shot(40, effects=(Pan(5, 10, 0.1),)), Shot(25, Dissolve(8)), Shot(8)), TEXTURE_SOURCES, seed=7,
         note="flashes, wipes, short and long dissolves, a fade, a static shot, a whip pan, shots of 6-11 frames"),
+    TrapSpec("trap-flash-wipe-short-b", _flash_wipe_short(25, 25, seed=31), TEXTURE_SOURCES, seed=31,
+             note="25 s drawn at random from the same ingredients: flashes, wipes, short and long dissolves, "
+                  "fades, static shots, whip pans, shots of 6-11 frames"),
 )
 
 

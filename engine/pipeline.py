@@ -176,7 +176,8 @@ def analyze_video(
         if on_open is not None:
             on_open(decoder.info)
         store = KeyframeStore(out_dir, path.stem, settings.jpeg_quality)
-        learned = LearnedScores(shot_model, settings.learned.batch) if shot_model and settings.learned else None
+        learned = (LearnedScores(shot_model, settings.learned.batch, settings.learned.cut_threshold)
+                   if shot_model and settings.learned else None)
         try:
             decoded = _decode_pass(decoder, settings, encoder, store, taps, on_frames, learned)
             pts, features, candidates, capture_seconds = decoded
@@ -194,8 +195,9 @@ def analyze_video(
             learned_seconds = learned.seconds_spent if learned is not None else 0.0
             decode_seconds = time.perf_counter() - started
             signatures = learned.signatures() if learned is not None else None
+            motion = learned.motion() if learned is not None else None
             analysis = _decide(decoder, settings, encoder, store, pts, seconds, features, candidates, probabilities,
-                               signatures)
+                               signatures, motion)
             analysis.truncated = truncated
             analysis.timings = {
                 "decode_and_cheap_pass": decode_seconds - capture_seconds - learned_seconds
@@ -299,14 +301,16 @@ def _decide(
     candidates: dict[int, float],
     probabilities: np.ndarray | None,
     signatures: np.ndarray | None,
+    motion: dict[int, float] | None,
 ) -> VideoAnalysis:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     table = EmbeddingTable(encoder.frames, encoder.embedding_tensor()) if encoder is not None else None
     if probabilities is not None and settings.learned is not None:
-        blends = [g for g in _cheap_gradual(settings, features, candidates) if g.kind in ("dissolve", "wipe")]
         kept, rejected = learned_boundaries(probabilities, candidates, features, settings.black_level, settings.learned,
-                                            table, settings.threshold, signatures, blends)
+                                            table, settings.threshold, signatures,
+                                            _cheap_gradual(settings, features, candidates), motion,
+                                            _gradual_settings(settings))
     else:
         kept, rejected = _cheap_boundaries(settings, features, candidates, table)
     end_seconds = _end_seconds(seconds)
@@ -367,18 +371,18 @@ def _cheap_gradual(
     settings: ShotSettings, features: CheapFeatures, candidates: dict[int, float]
 ) -> list[GradualTransition]:
     """The cheap pass's fades, and the dissolves and wipes whose frames are blends of their ends."""
-    return find_gradual_transitions(
-        features,
-        GradualSettings(
-            black_level=settings.black_level,
-            min_frames=settings.gradual_min_frames,
-            max_frames=settings.gradual_max_frames,
-            min_change=settings.gradual_min_change,
-            max_mix_residual=settings.gradual_max_mix_residual,
-            max_wipe_residual=settings.gradual_max_wipe_residual,
-            cut_ratio=settings.cut_ratio,
-        ),
-        candidates,
+    return find_gradual_transitions(features, _gradual_settings(settings), candidates)
+
+
+def _gradual_settings(settings: ShotSettings) -> GradualSettings:
+    return GradualSettings(
+        black_level=settings.black_level,
+        min_frames=settings.gradual_min_frames,
+        max_frames=settings.gradual_max_frames,
+        min_change=settings.gradual_min_change,
+        max_mix_residual=settings.gradual_max_mix_residual,
+        max_wipe_residual=settings.gradual_max_wipe_residual,
+        cut_ratio=settings.cut_ratio,
     )
 
 

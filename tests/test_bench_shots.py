@@ -77,6 +77,8 @@ def test_the_suite_writes_every_tool_side_by_side(tmp_path: Path, capsys: pytest
     assert cheap["f1"]["1f"] == 1.0  # both colour cuts, at their frames
     if HAVE_PEER:
         assert cheap["reaches_adaptive_1f"] is True
+    if HAVE_PEER or HAVE_REFERENCE:
+        assert cheap["reaches_best_peer_1f"] is True  # the better of adaptive and the reference: 1.00 here too
     if not HAVE_REFERENCE:
         assert any(s["stage"] == "shots/transnetv2-reference" for s in section["skipped"])
     markdown = (out / "report.md").read_text()

@@ -155,13 +155,13 @@ def _find_dissolves(features: CheapFeatures, settings: GradualSettings) -> list[
                           settings.max_mix_residual[0], RUN_WIPE_RESIDUAL)
         for run_first, run_last in runs:  # a run's centres miss the blend's first and last frames
             core_first, core_last = max(run_first - 1, 0), min(run_last + 1, n - 1)
-            kind = _blend_kind(features, settings, core_first, core_last)
+            kind = blend_kind(features, settings, core_first, core_last)
             if settings.min_frames <= core_last - core_first + 1 <= settings.max_frames and kind is not None:
                 dissolves.append(GradualTransition(kind, core_first, core_last))
     return dissolves
 
 
-def _blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, last: int) -> str | None:
+def blend_kind(features: CheapFeatures, settings: GradualSettings, first: int, last: int) -> str | None:
     """"dissolve" when the frames of the span are mixes of the frames around them at every lag
     that fits, "wipe" when each pixel is at one end at the lag that shows it best (a whip pan
     over flat regions comes close: 0.16-0.19 measured, wipes 0.04-0.15), else None. Over two

@@ -11,14 +11,29 @@ stays high over every frame of a gradual transition. So:
   candidate when one is at most `snap_frames` away;
 - a weaker peak (≥ `confirm_threshold`) is a cut only where the cheap pass also has a candidate;
   when an encoder runs it must also see a change (cosine across it < τ), or it is rejected. A
-  weaker peak is a fade when its all-frames run is long and borders black frames (black frames
-  are evidence that motion cannot fake);
+  weaker peak whose all-frames run is long is gradual only with evidence that motion cannot
+  fake: a fade when the run borders black frames, a dissolve (or wipe) when the frames of the
+  run are mixes of the frames around them (`gradual.blend_kind`, the cheap pass's own test;
+  verified by the encoder when one runs). A slow dissolve between moving pictures is like that:
+  the network's all-frames output stays high over it while no single frame stands out;
+- a cut the cheap pass has no candidate near is not a cut when a camera move explains it: when
+  the frame after it is the frame before it shifted, to within `camera_move_residual` of their
+  difference (`motion_evidence`; TransNetV2 sometimes fires where a whip pan stops, and the
+  cheap pass, which looks for a change standing out from the frames around it, sees none);
 - a cut whose picture comes back within `flash_frames` (the frame before it matches a frame
   shortly after, or the frame after it matches one shortly before) is a flash, not a cut:
   measured on 16×9 grey signatures, "matches" being a difference at most `flash_ratio` of the
   change across the cut;
-- cheap candidates without learned support, and the cheap pass's own gradual guesses, are not
-  boundaries: on real footage with motion they are what the network is better at.
+- a cheap candidate where the network's cut output stays below `confirm_threshold` (it saw
+  nothing there at all) is a cut unless it lies inside or within `snap_frames` of a transition
+  (the network's, or a fade or blend of the cheap pass); verified by the encoder when one runs. The cheap pass's cut
+  candidates are a change standing out from the frames around it in luminance and colour: on
+  the issue's real footage its false boundaries were all gradual guesses, while inside fast pans
+  TransNetV2 misses cuts between similar-looking shots the candidates catch (measured on a
+  second fast-motion trap: 2 of 22 cuts, network output 0.04-0.07, colour change 0.3-0.5 against
+  0.04-0.06 around them);
+- the cheap pass's own gradual guesses without blend evidence are not boundaries: on real
+  footage with motion they are what the network is better at.
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ import numpy as np
 
 from filmline.engine.config import read_config
 from filmline.engine.stages.cheap_pass import CheapFeatures
-from filmline.engine.stages.gradual import GradualTransition
+from filmline.engine.stages.gradual import GradualSettings, GradualTransition, blend_kind
 from filmline.engine.stages.shots import Boundary, EmbeddingTable, with_similarity
 
 
@@ -47,6 +62,7 @@ class LearnedSettings:
     flash_frames: int
     flash_ratio: float
     fade_gap_frames: int
+    camera_move_residual: float
 
     @classmethod
     def from_config(cls, **overrides: Any) -> "LearnedSettings":
@@ -63,15 +79,21 @@ def learned_boundaries(
     threshold: float = 1.0,
     signatures: np.ndarray | None = None,
     blends: Sequence[GradualTransition] = (),
+    motion: dict[int, float] | None = None,
+    gradual: GradualSettings | None = None,
 ) -> tuple[list[Boundary], list[Boundary]]:
     """Kept and rejected boundaries, each sorted by frame, from `[N, 2]` probabilities.
 
     `cut_candidates`: the cheap pass's frame → change score; `threshold`: the encoder's τ;
     `signatures`: `[N, D]` small pictures of every frame (no flash test without them);
-    `blends`: the cheap pass's dissolves and wipes, whose frames are measurably mixes of their
-    ends. TransNetV2 barely reacts to a wipe or a slow dissolve between moving pictures, so
-    one of these where the network proposes nothing nearby is kept too (verified by the encoder
-    when one runs, as a weak peak is).
+    `motion`: frame → `motion_evidence.shift_residual` of the change into it, for the frames
+    after strong peaks (no camera-move test without it); `gradual`: the cheap pass's blend
+    limits (no weak peak becomes a dissolve without them);
+    `blends`: the cheap pass's gradual transitions. Its dissolves and wipes, whose frames are
+    measurably mixes of their ends: TransNetV2 barely reacts to a wipe or a slow dissolve between
+    moving pictures, so one of these where the network proposes nothing nearby is kept too
+    (verified by the encoder when one runs, as a weak peak is). No unseen cut candidate stands
+    inside any of them.
     """
     single, within = probabilities[:, 0], probabilities[:, 1]
     black = features.luma_p95 <= black_level
@@ -80,22 +102,27 @@ def learned_boundaries(
     spans: list[tuple[int, int]] = []
     for peak in _peaks(single, settings.confirm_threshold):
         probability = float(single[peak])
+        strong = probability >= settings.cut_threshold
         span = _run_around(within, peak, settings.transition_threshold)
         if span is not None and span[1] - span[0] + 1 >= settings.min_gradual_frames:
-            gradual = _gradual(span, black, probability)
-            if probability >= settings.cut_threshold or gradual.kind.startswith("fade"):
+            transition = _transition(span, black, probability, strong, features, gradual)
+            if transition is not None:
                 if span not in spans:  # else a second peak inside the same transition
                     spans.append(span)
-                    proposed.append(gradual)
+                    proposed.append(transition)
+                    if not strong and not transition.kind.startswith("fade"):
+                        weak.add(transition.frame)
                 continue
         frame, score = _snap(peak + 1, cut_candidates, settings.snap_frames)
-        if probability < settings.cut_threshold and score is None:
+        if score is None and (not strong or (motion or {}).get(frame, 1.0) <= settings.camera_move_residual):
             continue
-        if probability < settings.cut_threshold:
+        if not strong:
             weak.add(frame)
         proposed.append(Boundary(frame, "cut", None, score or 0.0, probability=probability))
     proposed = [b for b in proposed if b.span is not None or not _inside(b.frame, spans)]
-    unseen = _unseen_blends(blends, proposed, settings.snap_frames)
+    unseen = _unseen_blends([b for b in blends if b.kind in ("dissolve", "wipe")], proposed, settings.snap_frames)
+    transitions = spans + [(b.first, b.last) for b in blends] + [b.span for b in unseen]
+    unseen += _unseen_cuts(single, cut_candidates, transitions, settings)
     weak.update(b.frame for b in unseen)
     proposed += unseen
     if signatures is not None:
@@ -107,6 +134,22 @@ def learned_boundaries(
         unverified = boundary.frame in weak and boundary.similarity is not None and boundary.similarity >= threshold
         (rejected if unverified else kept).append(boundary)
     return _one_per_frame(kept), rejected
+
+
+def _unseen_cuts(
+    single: np.ndarray, candidates: dict[int, float], transitions: list[tuple[int, int]], settings: LearnedSettings
+) -> list[Boundary]:
+    """Cut candidates the network gave nothing to (its cut output < `confirm_threshold` within
+    `snap_frames` of the boundary: it peaks on the frame before), not within `snap_frames` of
+    any transition."""
+    reach = settings.snap_frames
+
+    def unseen(frame: int) -> bool:
+        near = single[max(frame - 1 - reach, 0) : frame + reach]
+        return near.size == 0 or float(near.max()) < settings.confirm_threshold
+
+    return [Boundary(frame, "cut", None, score) for frame, score in sorted(candidates.items())
+            if unseen(frame) and not any(first - reach <= frame <= last + 1 + reach for first, last in transitions)]
 
 
 def _unseen_blends(blends: Sequence[GradualTransition], proposed: list[Boundary], reach: int) -> list[Boundary]:
@@ -141,6 +184,21 @@ def _run_around(values: np.ndarray, frame: int, floor: float) -> tuple[int, int]
     while last + 1 < len(values) and values[last + 1] >= floor:
         last += 1
     return first, last
+
+
+def _transition(
+    span: tuple[int, int], black: np.ndarray, probability: float, strong: bool,
+    features: CheapFeatures, gradual: GradualSettings | None,
+) -> Boundary | None:
+    """The gradual transition over a long all-frames run: any kind after a strong peak; after a
+    weak one, a fade (black frames at an end) or a blend the cheap pass's test confirms, else None."""
+    transition = _gradual(span, black, probability)
+    if strong or transition.kind.startswith("fade"):
+        return transition
+    kind = blend_kind(features, gradual, *span) if gradual is not None else None
+    if kind is None:
+        return None
+    return Boundary(GradualTransition(kind, *span).boundary, kind, span, transition.score, probability=probability)
 
 
 def _gradual(span: tuple[int, int], black: np.ndarray, probability: float) -> Boundary:

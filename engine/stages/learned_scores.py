@@ -8,7 +8,10 @@ context on each side. Here the windows are cut from a short buffer as frames arr
 batches waiting), so the network and the decode overlap; batches run in order, each as it would
 inline, so the probabilities are the same. What accumulates per frame: two probabilities and a
 16×9 grey signature (144 bytes, 25 MB for a two-hour film) by which the fusion tells a flash from
-a cut.
+a cut. And, only where the network proposes a cut (single-frame probability ≥
+`measure_motion_from`), measured in the worker on the window that holds both frames: how much of
+the change a camera move explains (`motion_evidence`), by which the fusion tells a whip pan from a
+cut.
 
 Frames may be torch tensors on a GPU (NVDEC's, scaled there from NV12): the windows are then cut
 and run there, and only the probabilities and signatures come to the host, once per batch of
@@ -29,6 +32,7 @@ import torch
 
 from filmline.engine.background import Consumer
 from filmline.engine.models.transnetv2 import HEIGHT, WIDTH, WINDOW
+from filmline.engine.stages.motion_evidence import shift_residual
 
 SIGNATURE_BLOCK = 3  # 48×27 → 16×9 grey signature
 STEP = 50  # window stride; each window keeps predictions [CONTEXT, CONTEXT + STEP)
@@ -44,11 +48,13 @@ class LearnedScores:
     (column 0: a cut at this frame, column 1: this frame is inside a transition). On an error
     path, `close` stops the worker."""
 
-    def __init__(self, run: WindowRun, batch: int) -> None:
+    def __init__(self, run: WindowRun, batch: int, measure_motion_from: float = 1.0) -> None:
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self._run = run
         self._batch = batch
+        self._motion_from = measure_motion_from
+        self._motion: dict[int, float] = {}  # frame → shift_residual of the change into it (worker-written)
         self._buffer: list[Image] = []  # padded frames from self._buffer_start on
         self._buffer_start = 0  # padded index of self._buffer[0]
         self._next_window = 0  # padded index where the next window starts
@@ -56,7 +62,7 @@ class LearnedScores:
         self._pending: list[int] = []  # starts of windows ready to run
         self._outputs: list[np.ndarray] = []  # appended by the worker, in batch order
         self._signatures: list[np.ndarray] = []
-        self._worker: Consumer[list[list[Image]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
+        self._worker: Consumer[tuple[list[int], list[list[Image]]]] = Consumer(self._run_windows, DEPTH, "transnetv2")
         self._device_signatures: list[torch.Tensor] = []  # of GPU frames, not yet on the host
         self.seconds_spent = 0.0
         self.busy_seconds = 0.0
@@ -101,6 +107,12 @@ class LearnedScores:
             return np.zeros((0, (HEIGHT // SIGNATURE_BLOCK) * (WIDTH // SIGNATURE_BLOCK)), dtype=np.uint8)
         return np.stack(self._signatures)
 
+    def motion(self) -> dict[int, float]:
+        """Frame f → how much of the change from frame f - 1 into f no camera move explains
+        (`motion_evidence.shift_residual`), for the frames f - 1 whose cut probability reached
+        `measure_motion_from`."""
+        return {frame: value for frame, value in self._motion.items() if frame < self._frames}
+
     def _queue_ready_windows(self) -> None:
         end = self._buffer_start + len(self._buffer)
         while self._next_window + WINDOW <= end:
@@ -113,15 +125,17 @@ class LearnedScores:
         started = time.perf_counter()
         windows = [self._buffer[s - self._buffer_start : s - self._buffer_start + WINDOW] for s in self._pending]
         self._signatures_to_host()
-        self._worker.put(windows)  # waits while DEPTH batches wait
+        self._worker.put((list(self._pending), windows))  # waits while DEPTH batches wait
         drop = self._next_window - self._buffer_start  # frames no later window needs
         del self._buffer[:drop]
         self._buffer_start += drop
         self._pending.clear()
         self.seconds_spent += time.perf_counter() - started
 
-    def _run_windows(self, windows: list[list[Image]]) -> None:
-        """The worker: one batch through the network, keeping each window's middle predictions."""
+    def _run_windows(self, batch_of: tuple[list[int], list[list[Image]]]) -> None:
+        """The worker: one batch through the network, keeping each window's middle predictions,
+        and the motion evidence where they propose a cut."""
+        starts, windows = batch_of
         started = time.perf_counter()
         if isinstance(windows[0][0], np.ndarray):
             batch = np.stack([np.stack(frames) for frames in windows]).astype(np.float32)
@@ -132,6 +146,8 @@ class LearnedScores:
             probabilities = probabilities.float().cpu().numpy()
         probabilities = np.asarray(probabilities, dtype=np.float32)
         self._outputs.extend(probabilities[:, CONTEXT : CONTEXT + STEP])
+        for start, frames, window in zip(starts, windows, probabilities):
+            self._measure_motion(start, frames, window[CONTEXT : CONTEXT + STEP, 0])
         self.busy_seconds += time.perf_counter() - started
 
     def _signatures_to_host(self) -> None:
@@ -139,6 +155,19 @@ class LearnedScores:
         if self._device_signatures:
             self._signatures.extend(torch.stack(self._device_signatures).cpu().numpy())
             self._device_signatures.clear()
+
+
+    def _measure_motion(self, start: int, frames: list[Image], cut_probability: np.ndarray) -> None:
+        """Shift residuals into the frame after each kept frame of the window at padded index
+        `start` (its frame k is padded k + CONTEXT, at `frames[k - start + CONTEXT]`) whose cut
+        probability is high enough; `motion` drops those past the last real frame."""
+        for offset in np.flatnonzero(cut_probability >= self._motion_from):
+            before, after = frames[int(offset) + CONTEXT], frames[int(offset) + CONTEXT + 1]
+            self._motion[start + int(offset) + 1] = shift_residual(_host(before), _host(after))
+
+
+def _host(frame: Image) -> np.ndarray:
+    return frame if isinstance(frame, np.ndarray) else frame.cpu().numpy()
 
 
 def signature(frame: np.ndarray) -> np.ndarray:
