@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from filmline.engine.encoder_queue import EncoderQueue
-from filmline.engine.errors import MissingModelError, first_line, problem_part
 from filmline.engine.luma_features import luma_size
 from filmline.engine.taps import EmbeddingTap, FrameTap, LumaTap, TriggerTap
 
@@ -101,34 +100,27 @@ def add_cross_episode_segments(documents: list[dict[str, Any]], features: list[n
                 document[entry["kind"]] = entry
 
 
-def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]):
-    from filmline.engine.stages.triggers import TriggerSettings, open_trigger_detector
+def _open_triggers(options: ExtraStageOptions, models: dict[str, Any]) -> Any:
+    from filmline.engine.model_setup import open_triggers
+    from filmline.engine.stages.triggers import TriggerSettings
 
     overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
-    settings = TriggerSettings(**overrides)  # checks the values before any model loads
-    try:
-        detector = open_trigger_detector(settings)
-    except MissingModelError as err:
-        models["skipped"].append({"stage": "triggers", "reason": problem_part(err), "detail": first_line(err),
-                                  "fix": "engine-build --model trigger --checkpoint FILE "
-                                         "(one saved by the trigger model's train.py or by engine-train)"})
-        return None
-    models["trigger"] = detector.model
-    return detector
+    opened = open_triggers(TriggerSettings.from_config(**overrides))  # the values are checked before any model loads
+    _record("trigger", opened, models)
+    return opened.model
 
 
 def _open_intro(options: ExtraStageOptions, models: dict[str, Any]) -> tuple[Any, EncoderQueue | None]:
-    from filmline.engine.backends import create_runner
-    from filmline.engine.stages.intro import open_intro_model
+    from filmline.engine.model_setup import open_intro
 
-    try:
-        model = open_intro_model()
-        runner = None if luma_size(model.embedder) else create_runner(model.embedder, "auto")
-    except MissingModelError as err:
-        fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
-        models["skipped"].append({"stage": "intro", "reason": problem_part(err), "fix": fix, "detail": first_line(err)})
-        return None, None
-    models["intro"] = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
-                       "embedder_backend": runner.name if runner else "cheap_pass",
-                       "embedder_manifest_hash": runner.manifest_hash if runner else None}
-    return model, EncoderQueue(runner, options.batch_size) if runner else None
+    opened = open_intro(options.batch_size)
+    _record("intro", opened, models)
+    return opened.model or (None, None)
+
+
+def _record(name: str, opened: Any, models: dict[str, Any]) -> None:
+    """The result's `models` facts of an opened stage model, or its skip entry."""
+    if opened.skipped is not None:
+        models["skipped"].append(opened.skipped)
+    else:
+        models[name] = opened.facts

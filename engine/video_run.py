@@ -74,6 +74,22 @@ class Ledger:
         return message
 
 
+def build_transnetv2_once(say: Any) -> None:
+    """Build the TransNetV2 artifact on first use (its weights are installed, so this needs no
+    network): one note line, about a minute, once; later runs reuse it. The builder lives in the
+    build package, reached by name through the registry (the engine never imports it)."""
+    from filmline.engine import registry
+    from filmline.engine.backends.opener import runtime_problem
+    from filmline.engine.models.transnetv2 import load_transnetv2
+
+    builder = registry.lookup("builder", "transnetv2")
+    precision = "fp16" if runtime_problem("tensorrt") is None else "fp32"
+    if not builder.is_built(precision):
+        load_transnetv2()  # broken weights fail here, in one line, before the note
+        say(f"note: building the TransNetV2 artifact in {builder.target_folder()} (once; about a minute) ...")
+        builder.build(precision=precision)
+
+
 def summary_row(video: Path, document: dict[str, Any], out_dir: Path, kept: bool) -> dict[str, Any]:
     return {
         "video": video.name,
@@ -176,9 +192,8 @@ class VideoRun:
         return readable
 
     def open_models(self) -> None:
-        from filmline.engine.detector_setup import open_detector, with_learned_detector
-        from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
         from filmline.engine.extra_stages import ExtraStages
+        from filmline.engine.model_setup import cheap_detector, open_encoder, open_shot_model, with_learned_detector
         from filmline.engine.vlm.stage import VlmStage
 
         if self.opened:
@@ -187,7 +202,12 @@ class VideoRun:
         self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
         self.extra = ExtraStages(s.stages, self.encoder, self.models)
         self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
-        self.shot_model, self.models["shot_detector"] = open_detector(s.detector, notice)  # may build, once
+        cheap = cheap_detector(s.detector, notice)
+        if cheap is None:
+            build_transnetv2_once(notice)
+            self.shot_model, self.models["shot_detector"] = open_shot_model()
+        else:
+            self.shot_model, self.models["shot_detector"] = None, cheap
         self.shot_settings = with_learned_detector(s.shots) if self.shot_model is not None else s.shots
         self.opened = True
         for skipped in self.models["skipped"]:

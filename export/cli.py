@@ -74,7 +74,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.model not in buildable:
         raise BadInputError(f"unknown model '{args.model}': choose one of {', '.join(buildable)}")
     _quiet_libraries(args.debug)
-    from filmline.export.build import BatchProfile, BuildRequest, build
+    from filmline.export.build import BuildRequest, build
+    from filmline.export.pipeline import BatchProfile
 
     if args.model in CHECKPOINT_MODELS:
         return _build_from_checkpoint(args, BatchProfile.parse(args.batch))

@@ -1,6 +1,6 @@
 """Names every exported graph shares: its input and output tensor names and the ONNX opset.
 
-Per-family loading and fp16 tolerances live in the engine (`filmline.engine.backends.families`).
+Per-family loading lives in the engine (`filmline.engine.backends.families`); tolerances in `configs/`.
 """
 
 INPUT_NAME = "pixel_values"
