@@ -36,7 +36,10 @@ TABLE: dict[str, dict[str, str]] = {
         "intro": "filmline.engine.backends.catalog:INTRO",
         "transnetv2": "filmline.engine.backends.catalog:TRANSNETV2",
     },
+    # engine-build's models other than the image encoders: modules with the same `build(...)`
     "builder": {
+        "intro": "filmline.export.intro",
+        "trigger": "filmline.export.trigger",
         "transnetv2": "filmline.export.transnetv2",
     },
 }

@@ -18,7 +18,7 @@ from filmline.engine.backends.catalog import INTRO_WEIGHTS_FILE
 from filmline.engine.config import read_config
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
-from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact
+from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact, check_sources
 
 MODEL_NAME = "intro"
 FAMILY = "intro_transformer"
@@ -27,17 +27,19 @@ WINDOW_OUTPUT = "logits"
 WEIGHTS_FILE = "model.pt"  # the artifact's own copy of the checkpoint, for the torch backend
 
 
-def build_from_checkpoint(
-    checkpoint: Path,
+def build(
     *,
+    checkpoint: Path | None = None,
+    weights: str | None = None,
+    strict: bool = False,
     precision: str = "fp32",
     batch: BatchProfile = BatchProfile(),
     out: Path | None = None,
     force: bool = False,
-    strict: bool = False,
     progress: Callable[[str], None] = lambda line: None,
 ) -> BuildResult:
     """Build (or reuse) the intro artifact from a published or engine-train checkpoint."""
+    check_sources(MODEL_NAME, "checkpoint", checkpoint=checkpoint, weights=weights)
     target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
     loaded = load_checkpoint(checkpoint, strict=strict)
     for note in loaded.notes:

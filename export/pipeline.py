@@ -105,6 +105,19 @@ class ModelBuild:
     export_note: str = ""  # said after "exporting ONNX (opset N, dynamic batch"
 
 
+def check_sources(name: str, source: str | None, *, checkpoint: Path | None, weights: str | None) -> None:
+    """A builder (`build(*, checkpoint, weights, strict, precision, batch, out, force, progress)`,
+    the registry's `builder` entries) is built from `source` ("checkpoint", "weights" or None:
+    what is installed): the other flag is refused, its own one required."""
+    given = {"checkpoint": checkpoint, "weights": weights}
+    for flag, value in given.items():
+        if value is not None and flag != source:
+            loads = f"it builds from --{source}" if source else "it builds from what is installed"
+            raise BadInputError(f"--{flag} does not apply to --model {name}: {loads}")
+    if source is not None and given[source] is None:
+        raise BadInputError(f"--model {name} needs --{source} (the published model's file, or one from engine-train)")
+
+
 def build_artifact(
     name: str,
     target: Path,

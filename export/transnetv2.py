@@ -16,7 +16,7 @@ from filmline.engine.config import read_config
 from filmline.engine.home import artifact_dir
 from filmline.engine.models.transnetv2 import DISTRIBUTION, HEIGHT, WIDTH, WINDOW, TransNetV2, Weights, load_transnetv2, locate_weights
 from filmline.export import manifest as mf
-from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact, tensorrt_module
+from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact, check_sources, tensorrt_module
 
 MODEL_NAME = "transnetv2"
 ITEM_SHAPE = (WINDOW, HEIGHT, WIDTH, 3)
@@ -37,6 +37,9 @@ def is_built(precision: str = "fp32", batch: BatchProfile = BatchProfile(), out:
 
 def build(
     *,
+    checkpoint: Path | None = None,
+    weights: str | None = None,
+    strict: bool = False,
     precision: str = "fp32",
     batch: BatchProfile = BatchProfile(),
     out: Path | None = None,
@@ -44,6 +47,7 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> BuildResult:
     """Build (or reuse) the TransNetV2 artifact from the installed distribution's weights."""
+    check_sources(MODEL_NAME, None, checkpoint=checkpoint, weights=weights)
     weights = locate_weights()
 
     def load() -> ModelBuild:

@@ -29,7 +29,7 @@ from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from filmline.export.build import image_export
 from filmline.export.models import INPUT_NAME, OUTPUT_NAME
-from filmline.export.pipeline import BatchProfile, BuildResult, ModelBuild, Progress, build_artifact
+from filmline.export.pipeline import BatchProfile, BuildResult, ModelBuild, Progress, build_artifact, check_sources
 from filmline.export.validate import ParityError, Run
 
 MODEL_NAME = "trigger"
@@ -54,17 +54,19 @@ class FrameEncoder(nn.Module):
         return self.visual_encoder(pixel_values)
 
 
-def build_from_checkpoint(
-    checkpoint: Path,
+def build(
     *,
+    checkpoint: Path | None = None,
+    weights: str | None = None,
+    strict: bool = False,
     precision: str = "fp32",
     batch: BatchProfile = BatchProfile(),
     out: Path | None = None,
     force: bool = False,
-    strict: bool = False,
     progress: Progress = lambda line: None,
 ) -> BuildResult:
     """Build (or reuse) the trigger artifact from a trigger-model checkpoint file."""
+    check_sources(MODEL_NAME, "checkpoint", checkpoint=checkpoint, weights=weights)
     path = Path(checkpoint).expanduser().resolve()
     if not path.is_file():
         raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a trigger-model checkpoint file (its train.py's, or engine-train trigger's)")
