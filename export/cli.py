@@ -13,6 +13,7 @@ from filmline.engine import registry
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors
 from filmline.engine.config import encoder_names
 from filmline.engine.errors import BadInputError
+from filmline.export.models import PRECISIONS
 
 PROG = "engine-build"
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "--weights",
         help="Hugging Face id or folder in Hugging Face format (default: the model's source)",
     )
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     parser.add_argument(
         "--batch", default="1:32:64", metavar="MIN:OPT:MAX", help="TensorRT batch profile"
     )

@@ -29,11 +29,10 @@ from filmline.engine.backends.opener import graph_runner
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
-from filmline.export.models import OPSET
+from filmline.export.models import OPSET, PRECISIONS
 from filmline.export.onnx_export import export_dynamic_batch
 from filmline.export.validate import Run, check_parity
 
-PRECISIONS = ("fp32", "fp16")
 Progress = Callable[[str], None]
 
 

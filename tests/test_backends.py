@@ -129,3 +129,64 @@ def test_available_backends_reports_every_runtime():
     assert [status.name for status in available_backends()] == list(BACKENDS)
     assert _STATUS["onnxruntime"].available and _STATUS["torch"].available
     assert all(status.detail for status in _STATUS.values())
+
+
+class _TinyScorer(torch.nn.Module):
+    """A stand-in for a new model: windows of 3 features [B, 3, 4] → two scores per window [B, 2]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.linear(windows).sum(dim=1)
+
+
+def _load_tiny_scorer(artifact, weights):
+    from filmline.engine.backends.base import FEATURE_WINDOWS, ModelInput
+
+    return _TinyScorer(), ModelInput(artifact.name, FEATURE_WINDOWS, (3, 4), manifest=artifact.manifest)
+
+
+def _tiny_scorer_entry():
+    from filmline.engine.backends.base import FEATURE_WINDOWS
+    from filmline.engine.backends.entry import ModelEntry
+
+    return ModelEntry(kind=FEATURE_WINDOWS, build_fix="engine-build --model tiny-scorer", load_torch=_load_tiny_scorer,
+                      needs_manifest=False, cuda_graphs=False)
+
+
+TINY_SCORER = _tiny_scorer_entry()
+
+
+def test_a_new_model_is_one_entry_one_registry_line_and_one_export_config(tmp_path, monkeypatch):
+    """What adding a model takes: its `ModelEntry` named in the registry opens it on PyTorch; its
+    `ExportConfig` on the shared export path builds an artifact the same opener then prefers."""
+    from filmline.engine import registry
+    from filmline.engine.backends.base import FEATURE_WINDOWS, ModelInput
+    from filmline.export.pipeline import BatchProfile, ExportConfig, ModelBuild, build_artifact
+
+    monkeypatch.setitem(registry.TABLE["model"], "tiny-scorer", "tests.test_backends:TINY_SCORER")
+    windows = np.random.default_rng(0).standard_normal((5, 3, 4), dtype=np.float32)
+    on_torch = open_model("tiny-scorer", home=tmp_path)  # nothing built yet: PyTorch, citing no manifest
+    assert (on_torch.name, on_torch.manifest_hash, on_torch.input.kind) == ("torch", None, FEATURE_WINDOWS)
+    expected = on_torch.run(windows)
+    assert expected.shape == (5, 2)
+
+    config = ExportConfig(
+        module=_TinyScorer(), model_input=ModelInput("tiny-scorer", FEATURE_WINDOWS, (3, 4)), input_name="windows",
+        output_name="scores", dummy=lambda batch, rng: rng.standard_normal((batch, 3, 4), dtype=np.float32),
+        tolerance=lambda precision: (0.9999, 1e-4), label="tiny-scorer",
+    )
+    fields = {"model": "tiny-scorer", "input": {"name": "windows", "shape": ["batch", 3, 4]}}
+    result = build_artifact("tiny-scorer", tmp_path / "tiny-scorer", {"model": "tiny-scorer"},
+                            lambda: ModelBuild(config, {"model": "tiny-scorer"}, fields),
+                            precision="fp32", batch=BatchProfile(), force=False, progress=lambda line: None)
+    assert result.manifest["parity"]["onnxruntime"]["passed"]
+    built = open_model("tiny-scorer", home=tmp_path)
+    assert (built.name, built.item_shape) == ("onnxruntime", (3, 4))
+    assert built.manifest_hash == export.manifest_hash(tmp_path / "tiny-scorer")
+    np.testing.assert_allclose(built.run(windows), expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"expects feature windows \[B, 3, 4\]"):
+        built.run(np.zeros((1, 4, 4), np.float32))
