@@ -47,7 +47,7 @@ def measure_transnetv2(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
         scores.finish()
 
     with tempfile.TemporaryDirectory(prefix="transnetv2-") as home:
-        artifact.build(out=Path(home) / "transnetv2")
+        artifact.build(artifact.BuildRequest("transnetv2", out=Path(home) / "transnetv2"))
         for backend in BACKENDS:
             try:
                 runtime = open_model("transnetv2", backend, home=Path(home))

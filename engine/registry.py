@@ -36,7 +36,7 @@ TABLE: dict[str, dict[str, str]] = {
         "intro": "filmline.engine.backends.catalog:INTRO",
         "transnetv2": "filmline.engine.backends.catalog:TRANSNETV2",
     },
-    # engine-build's models other than the image encoders: modules with the same `build(...)`
+    # engine-build's models other than the image encoders: modules with `build(BuildRequest, progress)`
     "builder": {
         "intro": "filmline.export.intro",
         "trigger": "filmline.export.trigger",

@@ -83,11 +83,11 @@ def build_transnetv2_once(say: Any) -> None:
     from filmline.engine.models.transnetv2 import load_transnetv2
 
     builder = registry.lookup("builder", "transnetv2")
-    precision = "fp16" if runtime_problem("tensorrt") is None else "fp32"
-    if not builder.is_built(precision):
+    request = builder.BuildRequest("transnetv2", precision="fp16" if runtime_problem("tensorrt") is None else "fp32")
+    if not builder.is_built(request):
         load_transnetv2()  # broken weights fail here, in one line, before the note
-        say(f"note: building the TransNetV2 artifact in {builder.target_folder()} (once; about a minute) ...")
-        builder.build(precision=precision)
+        say(f"note: building the TransNetV2 artifact in {request.target()} (once; about a minute) ...")
+        builder.build(request)
 
 
 def summary_row(video: Path, document: dict[str, Any], out_dir: Path, kept: bool) -> dict[str, Any]:

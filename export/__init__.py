@@ -13,7 +13,7 @@ from filmline.export.manifest import manifest_hash, read_manifest
 
 _LAZY = {
     "BatchProfile": "filmline.export.pipeline",
-    "BuildRequest": "filmline.export.build",
+    "BuildRequest": "filmline.export.pipeline",
     "BuildResult": "filmline.export.pipeline",
     "build": "filmline.export.build",
     "Encoder": "filmline.engine.backends.weights",

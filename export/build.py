@@ -9,35 +9,22 @@ manifest is reused.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.families import encoder_family
 from filmline.engine.backends.weights import Encoder, WeightsSource, load_encoder, locate_weights
 from filmline.engine.config import ModelSpec, model_spec
-from filmline.engine.home import artifact_dir
 from filmline.export.models import INPUT_NAME, OUTPUT_NAME
-from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact
+from filmline.export.pipeline import BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact, check_sources
 from filmline.export.validate import random_pixels
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    model: str
-    weights: str | None = None  # folder or hub id; default: the model's `source`
-    precision: str = "fp32"
-    batch: BatchProfile = BatchProfile()
-    out: Path | None = None  # default: $ENGINE_HOME/<model>
-    force: bool = False
 
 
 def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the artifact `request` describes; typed `EngineError`s on failure."""
+    check_sources(request, "weights", required=False)
     spec = model_spec(request.model)
     encoder_family(spec)  # an unexportable family fails before anything slow
-    target = (request.out or artifact_dir(spec.name)).expanduser().absolute()
     source = locate_weights(spec, request.weights)
 
     def load() -> ModelBuild:
@@ -46,8 +33,7 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         return ModelBuild(image_export(encoder, spec.tolerance, spec.name), _key_inputs(spec, encoder.source),
                           _manifest(spec, encoder))
 
-    return build_artifact(spec.name, target, _key_inputs(spec, source), load, precision=request.precision,
-                          batch=request.batch, force=request.force, progress=progress)
+    return build_artifact(request, _key_inputs(spec, source), load, progress)
 
 
 def image_export(encoder: Any, tolerance: Any, label: str) -> ExportConfig:

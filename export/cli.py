@@ -71,25 +71,14 @@ def _build(args: argparse.Namespace) -> int:
     if args.model not in buildable:
         raise BadInputError(f"unknown model '{args.model}': choose one of {', '.join(buildable)}")
     _quiet_libraries(args.debug)
-    from filmline.export.build import BuildRequest, build
-    from filmline.export.pipeline import BatchProfile
+    from filmline.export import build as image_encoders
+    from filmline.export.pipeline import BatchProfile, BuildRequest
 
-    batch = BatchProfile.parse(args.batch)
-
-    def progress(line: str) -> None:
-        print(line, flush=True)
-
-    if args.model in builders:
-        registry.lookup("builder", args.model).build(
-            checkpoint=args.checkpoint, weights=args.weights, strict=args.strict, precision=args.precision,
-            batch=batch, out=args.out, force=args.force, progress=progress,
-        )
-        return 0
-    if args.checkpoint is not None:
-        raise BadInputError(f"--checkpoint does not apply to --model {args.model}: it loads --weights (a hub id or folder)")
-    request = BuildRequest(model=args.model, weights=args.weights, precision=args.precision, batch=batch,
-                           out=args.out, force=args.force)
-    build(request, progress=progress)
+    request = BuildRequest(model=args.model, weights=args.weights, checkpoint=args.checkpoint, strict=args.strict,
+                           precision=args.precision, batch=BatchProfile.parse(args.batch), out=args.out,
+                           force=args.force)
+    builder = registry.lookup("builder", args.model) if args.model in builders else image_encoders
+    builder.build(request, progress=lambda line: print(line, flush=True))
     return 0
 
 

@@ -9,16 +9,15 @@ manifest records the embedder the model reads (the paper: `clip-b32`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from filmline.engine.backends.base import FEATURE_WINDOWS, ModelInput
 from filmline.engine.backends.catalog import INTRO_WEIGHTS_FILE
 from filmline.engine.config import read_config
-from filmline.engine.home import artifact_dir
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
-from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact, check_sources
+from filmline.export.pipeline import BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact, check_sources
 
 MODEL_NAME = "intro"
 FAMILY = "intro_transformer"
@@ -27,21 +26,10 @@ WINDOW_OUTPUT = "logits"
 WEIGHTS_FILE = "model.pt"  # the artifact's own copy of the checkpoint, for the torch backend
 
 
-def build(
-    *,
-    checkpoint: Path | None = None,
-    weights: str | None = None,
-    strict: bool = False,
-    precision: str = "fp32",
-    batch: BatchProfile = BatchProfile(),
-    out: Path | None = None,
-    force: bool = False,
-    progress: Callable[[str], None] = lambda line: None,
-) -> BuildResult:
+def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the intro artifact from a published or engine-train checkpoint."""
-    check_sources(MODEL_NAME, "checkpoint", checkpoint=checkpoint, weights=weights)
-    target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
-    loaded = load_checkpoint(checkpoint, strict=strict)
+    check_sources(request, "checkpoint")
+    loaded = load_checkpoint(request.checkpoint, strict=request.strict)
     for note in loaded.notes:
         progress(f"{loaded.source.name}: {note}")
     key_inputs = {
@@ -59,8 +47,7 @@ def build(
         return ModelBuild(export_config(loaded.model), key_inputs, _manifest(loaded), save=save,
                           export_note=f", windows of {loaded.model.config.window}")
 
-    return build_artifact(MODEL_NAME, target, key_inputs, load, precision=precision, batch=batch, force=force,
-                          progress=progress)
+    return build_artifact(request, key_inputs, load, progress)
 
 
 def export_config(model: IntroTransformer) -> ExportConfig:

@@ -27,6 +27,7 @@ import torch
 from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.opener import graph_runner
 from filmline.engine.errors import BadInputError, OutputError
+from filmline.engine.home import artifact_dir
 from filmline.engine.output_files import temporary_folder, write_error
 from filmline.export import manifest as mf
 from filmline.export.models import OPSET, PRECISIONS
@@ -58,6 +59,24 @@ class BatchProfile:
     def parity_batches(self) -> tuple[int, ...]:
         """Two batch sizes inside the profile (the dynamic axis is checked at two shapes)."""
         return (self.min, min(self.max, max(self.min + 1, 4)))
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What `engine-build` asks of a model's builder (`build(request, progress)`); each builder says
+    which source it takes (`check_sources`)."""
+
+    model: str
+    weights: str | None = None  # image encoders: folder or hub id (default: the model's `source`)
+    checkpoint: Path | None = None  # intro, trigger: the checkpoint file
+    strict: bool = False  # checkpoint keys the model does not have are fatal
+    precision: str = PRECISIONS[0]
+    batch: BatchProfile = BatchProfile()
+    out: Path | None = None  # default: $ENGINE_HOME/<model>
+    force: bool = False
+
+    def target(self) -> Path:
+        return (self.out or artifact_dir(self.model)).expanduser().absolute()
 
 
 @dataclass(frozen=True)
@@ -104,39 +123,34 @@ class ModelBuild:
     export_note: str = ""  # said after "exporting ONNX (opset N, dynamic batch"
 
 
-def check_sources(name: str, source: str | None, *, checkpoint: Path | None, weights: str | None) -> None:
-    """A builder (`build(*, checkpoint, weights, strict, precision, batch, out, force, progress)`,
-    the registry's `builder` entries) is built from `source` ("checkpoint", "weights" or None:
-    what is installed): the other flag is refused, its own one required."""
-    given = {"checkpoint": checkpoint, "weights": weights}
+def check_sources(request: BuildRequest, source: str | None, *, required: bool = True) -> None:
+    """A builder is built from `source` ("checkpoint", "weights" or None: what is installed): the
+    other flag is refused, its own one required (unless not `required`: a default exists)."""
+    given = {"checkpoint": request.checkpoint, "weights": request.weights}
     for flag, value in given.items():
         if value is not None and flag != source:
             loads = f"it builds from --{source}" if source else "it builds from what is installed"
-            raise BadInputError(f"--{flag} does not apply to --model {name}: {loads}")
-    if source is not None and given[source] is None:
-        raise BadInputError(f"--model {name} needs --{source} (the published model's file, or one from engine-train)")
+            raise BadInputError(f"--{flag} does not apply to --model {request.model}: {loads}")
+    if source is not None and required and given[source] is None:
+        raise BadInputError(f"--model {request.model} needs --{source} (the published model's file, or one from engine-train)")
 
 
 def build_artifact(
-    name: str,
-    target: Path,
+    request: BuildRequest,
     key_inputs: dict[str, Any],
     load: Callable[[], ModelBuild],
-    *,
-    precision: str,
-    batch: BatchProfile,
-    force: bool,
     progress: Progress,
     check_reused: Callable[[dict[str, Any]], None] = lambda manifest: None,
 ) -> BuildResult:
-    """Build (or reuse) the artifact of model `name` in `target`: `key_inputs` decide whether the
-    existing one is current (then `check_reused` may still refuse it), else `load()` gives the model."""
+    """Build (or reuse) the artifact `request` asks for: `key_inputs` decide whether the existing
+    one is current (then `check_reused` may still refuse it), else `load()` gives the model."""
+    name, target, precision, batch = request.model, request.target(), request.precision, request.batch
     if precision not in PRECISIONS:
         raise BadInputError(f"invalid precision '{precision}': choose one of {', '.join(PRECISIONS)}")
     check_writable(target)
     trt_build, trt_problem = tensorrt_module()
     key = mf.build_key(key_inputs, precision=precision, batch=batch, trt_build=trt_build)
-    if not force and mf.is_current(target, key):
+    if not request.force and mf.is_current(target, key):
         manifest = mf.read_manifest(target)
         check_reused(manifest)
         progress(f"{name} is up to date in {target} (--force rebuilds)")

@@ -3,20 +3,18 @@
 Its export config (windows of 100 small frames in, probabilities out, tolerances from
 `configs/transnetv2.yaml`) on the shared export path (`export.pipeline`), reused while the
 weights file and the tools are unchanged. `engine-run` builds it on first use through the
-registry's `builder` entry (`is_built`, `build`, `target_folder`).
+registry's `builder` entry (`BuildRequest`, `is_built`, `build`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from filmline.engine.backends.base import FRAME_WINDOWS, ModelInput
 from filmline.engine.config import read_config
-from filmline.engine.home import artifact_dir
 from filmline.engine.models.transnetv2 import DISTRIBUTION, HEIGHT, WIDTH, WINDOW, TransNetV2, Weights, load_transnetv2, locate_weights
 from filmline.export import manifest as mf
-from filmline.export.pipeline import BatchProfile, BuildResult, ExportConfig, ModelBuild, build_artifact, check_sources, tensorrt_module
+from filmline.export.pipeline import BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact, check_sources, tensorrt_module
 
 MODEL_NAME = "transnetv2"
 ITEM_SHAPE = (WINDOW, HEIGHT, WIDTH, 3)
@@ -24,30 +22,17 @@ INPUT_NAME = "frames"
 OUTPUT_NAME = "probabilities"
 
 
-def target_folder(out: Path | None = None) -> Path:
-    return (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
-
-
-def is_built(precision: str = "fp32", batch: BatchProfile = BatchProfile(), out: Path | None = None) -> bool:
+def is_built(request: BuildRequest) -> bool:
     """Whether the artifact is current for the installed weights and tools (cheap: one file hash)."""
     trt_build, _ = tensorrt_module()
-    key = mf.build_key(_key_inputs(locate_weights()), precision=precision, batch=batch, trt_build=trt_build)
-    return mf.is_current(target_folder(out), key)
+    key = mf.build_key(_key_inputs(locate_weights()), precision=request.precision, batch=request.batch,
+                       trt_build=trt_build)
+    return mf.is_current(request.target(), key)
 
 
-def build(
-    *,
-    checkpoint: Path | None = None,
-    weights: str | None = None,
-    strict: bool = False,
-    precision: str = "fp32",
-    batch: BatchProfile = BatchProfile(),
-    out: Path | None = None,
-    force: bool = False,
-    progress: Callable[[str], None] = lambda line: None,
-) -> BuildResult:
+def build(request: BuildRequest = BuildRequest(MODEL_NAME), progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the TransNetV2 artifact from the installed distribution's weights."""
-    check_sources(MODEL_NAME, None, checkpoint=checkpoint, weights=weights)
+    check_sources(request, None)
     weights = locate_weights()
 
     def load() -> ModelBuild:
@@ -55,8 +40,7 @@ def build(
         return ModelBuild(export_config(load_transnetv2(weights)), _key_inputs(weights), _manifest(weights),
                           export_note=f" of {WINDOW}-frame windows")
 
-    return build_artifact(MODEL_NAME, target_folder(out), _key_inputs(weights), load, precision=precision,
-                          batch=batch, force=force, progress=progress)
+    return build_artifact(request, _key_inputs(weights), load, progress)
 
 
 def export_config(model: TransNetV2) -> ExportConfig:

@@ -24,12 +24,11 @@ from torch import nn
 from filmline.engine.backends.catalog import TRIGGER_TORCH_FILE
 from filmline.engine.config import read_config
 from filmline.engine.errors import MissingModelError
-from filmline.engine.home import artifact_dir
 from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
 from filmline.export.build import image_export
 from filmline.export.models import INPUT_NAME, OUTPUT_NAME
-from filmline.export.pipeline import BatchProfile, BuildResult, ModelBuild, Progress, build_artifact, check_sources
+from filmline.export.pipeline import BuildRequest, BuildResult, ModelBuild, Progress, build_artifact, check_sources
 from filmline.export.validate import ParityError, Run
 
 MODEL_NAME = "trigger"
@@ -54,23 +53,13 @@ class FrameEncoder(nn.Module):
         return self.visual_encoder(pixel_values)
 
 
-def build(
-    *,
-    checkpoint: Path | None = None,
-    weights: str | None = None,
-    strict: bool = False,
-    precision: str = "fp32",
-    batch: BatchProfile = BatchProfile(),
-    out: Path | None = None,
-    force: bool = False,
-    progress: Progress = lambda line: None,
-) -> BuildResult:
+def build(request: BuildRequest, progress: Progress = lambda line: None) -> BuildResult:
     """Build (or reuse) the trigger artifact from a trigger-model checkpoint file."""
-    check_sources(MODEL_NAME, "checkpoint", checkpoint=checkpoint, weights=weights)
-    path = Path(checkpoint).expanduser().resolve()
+    check_sources(request, "checkpoint")
+    strict = request.strict
+    path = Path(request.checkpoint).expanduser().resolve()
     if not path.is_file():
         raise MissingModelError(f"checkpoint {path} does not exist: pass --checkpoint with a trigger-model checkpoint file (its train.py's, or engine-train trigger's)")
-    target = (out or artifact_dir(MODEL_NAME)).expanduser().absolute()
     defaults = read_config("trigger.yaml")["model"]
     digest = file_sha256(path)
     key_inputs = {"checkpoint": digest, "model": defaults}
@@ -120,8 +109,7 @@ def build(
         return ModelBuild(config, key_inputs, manifest, save=save, extra_parity=confidence,
                           export_note=f", the {model.config.encoder} frame encoder")
 
-    return build_artifact(MODEL_NAME, target, key_inputs, load, precision=precision, batch=batch, force=force,
-                          progress=progress, check_reused=check_reused)
+    return build_artifact(request, key_inputs, load, progress, check_reused)
 
 
 def _tolerance(defaults: dict[str, Any], precision: str) -> tuple[float, float]:

@@ -165,7 +165,7 @@ def test_a_new_model_is_one_entry_one_registry_line_and_one_export_config(tmp_pa
     `ExportConfig` on the shared export path builds an artifact the same opener then prefers."""
     from filmline.engine import registry
     from filmline.engine.backends.base import FEATURE_WINDOWS, ModelInput
-    from filmline.export.pipeline import BatchProfile, ExportConfig, ModelBuild, build_artifact
+    from filmline.export.pipeline import BuildRequest, ExportConfig, ModelBuild, build_artifact
 
     monkeypatch.setitem(registry.TABLE["model"], "tiny-scorer", "tests.test_backends:TINY_SCORER")
     windows = np.random.default_rng(0).standard_normal((5, 3, 4), dtype=np.float32)
@@ -180,9 +180,8 @@ def test_a_new_model_is_one_entry_one_registry_line_and_one_export_config(tmp_pa
         tolerance=lambda precision: (0.9999, 1e-4), label="tiny-scorer",
     )
     fields = {"model": "tiny-scorer", "input": {"name": "windows", "shape": ["batch", 3, 4]}}
-    result = build_artifact("tiny-scorer", tmp_path / "tiny-scorer", {"model": "tiny-scorer"},
-                            lambda: ModelBuild(config, {"model": "tiny-scorer"}, fields),
-                            precision="fp32", batch=BatchProfile(), force=False, progress=lambda line: None)
+    result = build_artifact(BuildRequest("tiny-scorer", out=tmp_path / "tiny-scorer"), {"model": "tiny-scorer"},
+                            lambda: ModelBuild(config, {"model": "tiny-scorer"}, fields), progress=lambda line: None)
     assert result.manifest["parity"]["onnxruntime"]["passed"]
     built = open_model("tiny-scorer", home=tmp_path)
     assert (built.name, built.item_shape) == ("onnxruntime", (3, 4))
