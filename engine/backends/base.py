@@ -51,10 +51,12 @@ class ModelInput:
 
     @classmethod
     def for_pixels(cls, model: str, image_size: int, mean: tuple[float, ...], std: tuple[float, ...],
-                   embedding_dim: int, manifest_hash: str | None = None,
+                   embedding_dim: int | None, manifest_hash: str | None = None,
                    manifest: dict[str, Any] | None = None) -> "ModelInput":
+        """A pixel model's input; `embedding_dim` None for one that outputs no embedding (a detector)."""
         return cls(model, PIXELS, (3, image_size, image_size), manifest_hash,
-                   PixelFormat(int(image_size), tuple(mean), tuple(std)), int(embedding_dim), manifest)
+                   PixelFormat(int(image_size), tuple(mean), tuple(std)),
+                   None if embedding_dim is None else int(embedding_dim), manifest)
 
     @classmethod
     def from_manifest(cls, kind: str, manifest: dict[str, Any], manifest_hash: str) -> "ModelInput":
@@ -62,7 +64,7 @@ class ModelInput:
         source = manifest["input"]
         if kind == PIXELS:
             return cls.for_pixels(manifest["model"], int(source["image_size"]), source["mean"], source["std"],
-                                  int(manifest["embedding_dim"]), manifest_hash, manifest)
+                                  manifest.get("embedding_dim"), manifest_hash, manifest)
         item_shape = tuple(int(size) for size in source["shape"][1:])
         return cls(manifest["model"], kind, item_shape, manifest_hash, manifest=manifest)
 

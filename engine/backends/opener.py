@@ -134,8 +134,9 @@ def _open(entry: ModelEntry, artifact: Artifact, backend: str, weights: str | No
         kind = GRAPH_FILES.get(name, entry.torch_file)
         if kind is not None and artifact.file(kind) is None:
             if explicit:
+                again = " --force" if artifact.manifest else ""
                 where = " on this machine" if name == "tensorrt" else ""
-                raise MissingModelError(f"no {kind} file of {artifact.name} in {artifact.folder}: run `{fix} --force`{where}")
+                raise MissingModelError(f"no {kind} file of {artifact.name} in {artifact.folder}: run `{fix}{again}`{where}")
             reasons.append(f"{name}: no {kind} file in {artifact.folder}")
             continue
         if name != "torch":
