@@ -51,7 +51,8 @@ class BenchEncoder:
 
 def build_bench_encoder(size: str, cache: Path, progress: Callable[[str], None] = lambda line: None) -> BenchEncoder:
     """Save the random model once under `cache`, then build (or reuse) its artifact there."""
-    from filmline.export.build import BuildRequest, build
+    from filmline.export.build import build
+    from filmline.export.pipeline import BuildRequest
 
     weights = save_bench_weights(size, cache, progress)
     home = cache / f"home-{size}"

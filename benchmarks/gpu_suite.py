@@ -110,7 +110,7 @@ def measure_encoder_sweep(rec: Recorder, encoder: BenchEncoder) -> None:
     import torch
 
     from filmline.engine.backends import available_backends
-    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends.base import ModelInput
     from filmline.engine.backends.torch_runner import TorchRunner
     from filmline.engine.config import model_spec
     from filmline.engine.backends.weights import load_encoder
@@ -131,7 +131,7 @@ def measure_encoder_sweep(rec: Recorder, encoder: BenchEncoder) -> None:
     for precision in PRECISIONS:
         for graphs in (False, True):
             loaded = load_encoder(spec, str(encoder.weights))
-            info = EncoderInfo(MODEL, loaded.image_size, loaded.mean, loaded.std, loaded.embedding_dim, None)
+            info = ModelInput.for_pixels(MODEL, loaded.image_size, loaded.mean, loaded.std, loaded.embedding_dim)
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             runner = TorchRunner(loaded, info, "cuda", precision=precision, cuda_graphs=graphs)

@@ -80,7 +80,7 @@ def measure_cheap_pass(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
 
 
 def measure_encoders(rec: Recorder, encoder: BenchEncoder, batch: int, warmup: int, repeats: int) -> None:
-    from filmline.engine.backends import available_backends, create_runner
+    from filmline.engine.backends import available_backends, open_model
 
     size = encoder.image_size
     pixels = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
@@ -92,7 +92,7 @@ def measure_encoders(rec: Recorder, encoder: BenchEncoder, batch: int, warmup: i
             rec.skip("encoder/tensorrt", "the artifact has no TensorRT engine",
                      "run on a machine with TensorRT and CUDA")
             continue
-        runner = create_runner(MODEL, status.name, home=encoder.home)
+        runner = open_model(MODEL, status.name, home=encoder.home)
         timing = time_runs(lambda: runner.run(pixels), warmup, repeats)
         rec.add("encoder", "images_per_second", batch / timing.median, "images/s",
                 input={"images": f"{batch} x 3 x {size} x {size} random normalised pixels"},

@@ -24,7 +24,7 @@ FRAMES = 600  # 48×27 frames held for the figure (3.9 KB each)
 def measure_transnetv2(rec: Recorder, truth: Any, warmup: int, repeats: int) -> None:
     import torch
 
-    from filmline.engine.backends.transnetv2 import open_transnetv2
+    from filmline.engine.backends import BACKENDS, open_model
     from filmline.engine.decode import open_decoder
     from filmline.engine.models.transnetv2 import HEIGHT, WIDTH
     from filmline.engine.stages.learned_cuts import LearnedSettings
@@ -47,10 +47,10 @@ def measure_transnetv2(rec: Recorder, truth: Any, warmup: int, repeats: int) -> 
         scores.finish()
 
     with tempfile.TemporaryDirectory(prefix="transnetv2-") as home:
-        artifact.build(out=Path(home) / "transnetv2")
-        for backend in ("onnxruntime", "torch", "tensorrt"):
+        artifact.build(artifact.BuildRequest("transnetv2", out=Path(home) / "transnetv2"))
+        for backend in BACKENDS:
             try:
-                runtime = open_transnetv2(backend, home=Path(home))
+                runtime = open_model("transnetv2", backend, home=Path(home))
             except Exception as err:  # any runtime that cannot run here is reported, not fatal
                 rec.skip(f"transnetv2/{backend}", str(err).splitlines()[0])
                 continue

@@ -12,12 +12,11 @@ from typing import Any
 
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors, say, set_quiet
 from filmline.engine.config import pipeline_defaults
-from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError, OutputError
 from filmline.engine.inputs import expand_inputs
 from filmline.engine.library.cluster import require_ray, wants_cluster
 from filmline.engine.progress import shows_progress, silence_library_bars
-from filmline.engine.run_settings import BACKENDS, build_run_settings
+from filmline.engine.run_settings import BACKENDS, DETECTORS, build_run_settings
 from filmline.engine.vlm.options import add_vlm_flags
 from filmline.engine.writers import DEFAULT_FORMATS, Views, parse_formats
 from filmline.engine.writers.cli import add_view_flags

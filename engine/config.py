@@ -118,8 +118,16 @@ class ModelSpec:
     std: tuple[float, float, float]
     embedding_dim: int
     output: str
-    parity_min_cosine: float
+    parity_min_cosine: float  # exported fp32 graph against PyTorch
     parity_max_abs_error: float
+    fp16_min_cosine: float  # fp16 graph (TensorRT) against PyTorch fp32
+    fp16_max_abs_error: float
+
+    def tolerance(self, precision: str) -> tuple[float, float]:
+        """(min cosine, max absolute error) a deployed graph of `precision` must meet."""
+        if precision == "fp16":
+            return self.fp16_min_cosine, self.fp16_max_abs_error
+        return self.parity_min_cosine, self.parity_max_abs_error
 
 
 def encoder_names() -> list[str]:

@@ -15,7 +15,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from filmline.engine.encoder_queue import EncoderQueue
-from filmline.engine.errors import MissingModelError, first_line, problem_part
 from filmline.engine.luma_features import luma_size
 from filmline.engine.sections import (
     IntroSection,
@@ -23,7 +22,6 @@ from filmline.engine.sections import (
     Sections,
     SeriesFeatures,
     SeriesSection,
-    Skipped,
     TriggersSection,
 )
 from filmline.engine.stage import Stage, VideoStart
@@ -138,29 +136,17 @@ def match_series(features: list[np.ndarray]) -> list[SeriesSection]:
 
 
 def _open_triggers(options: ExtraStageOptions) -> tuple[Any, ModelReport]:
-    from filmline.engine.stages.triggers import TriggerSettings, open_trigger_detector
+    from filmline.engine.model_setup import open_triggers
+    from filmline.engine.stages.triggers import TriggerSettings
 
     overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
-    settings = TriggerSettings(**overrides)  # checks the values before any model loads
-    try:
-        detector = open_trigger_detector(settings)
-    except MissingModelError as err:
-        fix = "engine-build --model trigger --checkpoint FILE (one saved by the trigger model's train.py or by engine-train)"
-        return None, ModelReport(skipped=(Skipped("triggers", problem_part(err), fix, first_line(err)),))
-    return detector, ModelReport({"trigger": detector.model})
+    opened = open_triggers(TriggerSettings.from_config(**overrides))  # the values are checked before any model loads
+    return opened.model, opened.report
 
 
 def _open_intro(options: ExtraStageOptions) -> tuple[Any, EncoderQueue | None, ModelReport]:
-    from filmline.engine.backends import create_runner
-    from filmline.engine.stages.intro import open_intro_model
+    from filmline.engine.model_setup import open_intro
 
-    try:
-        model = open_intro_model()
-        runner = None if luma_size(model.embedder) else create_runner(model.embedder, "auto")
-    except MissingModelError as err:
-        fix = "engine-build --model intro --checkpoint FILE, and its embedder (engine-build --model clip-b32); or --series"
-        return None, None, ModelReport(skipped=(Skipped("intro", problem_part(err), fix, first_line(err)),))
-    facts = {"backend": model.backend, "manifest_hash": model.manifest_hash, "embedder": model.embedder,
-             "embedder_backend": runner.name if runner else "cheap_pass",
-             "embedder_manifest_hash": runner.manifest_hash if runner else None}
-    return model, EncoderQueue(runner, options.batch_size) if runner else None, ModelReport({"intro": facts})
+    opened = open_intro(options.batch_size)
+    model, queue = opened.model or (None, None)
+    return model, queue, opened.report

@@ -1,4 +1,4 @@
-"""Every named, swappable thing in one table: decoders, runtimes, VLM backends, model builders.
+"""Every named, swappable thing in one table: decoders, runtimes, VLM backends, models, builders.
 
 A name maps to "module:attribute", imported only when looked up, so importing this (and
 `engine-run --help`) costs nothing heavy. Builders live in the build package (`filmline.export`):
@@ -30,7 +30,16 @@ TABLE: dict[str, dict[str, str]] = {
         "openai": "filmline.engine.vlm.openai_backend:OpenAIVlm",
         "trtllm": "filmline.engine.vlm.trtllm_backend:TrtLlmVlm",
     },
+    # models other than the image encoders (every configs/models/*.yaml is one): how to open each
+    "model": {
+        "trigger": "filmline.engine.backends.catalog:TRIGGER",
+        "intro": "filmline.engine.backends.catalog:INTRO",
+        "transnetv2": "filmline.engine.backends.catalog:TRANSNETV2",
+    },
+    # engine-build's models other than the image encoders: modules with `build(BuildRequest, progress)`
     "builder": {
+        "intro": "filmline.export.intro",
+        "trigger": "filmline.export.trigger",
         "transnetv2": "filmline.export.transnetv2",
     },
 }

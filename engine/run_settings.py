@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import filmline
 from filmline.engine import registry
 from filmline.engine.config import config_overlays, pipeline_config
-from filmline.engine.detector_setup import DETECTORS
 from filmline.engine.errors import BadInputError
 from filmline.engine.vlm.options import VlmOptions
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:  # heavy modules: imported when the settings are built, not fo
     from filmline.engine.pipeline import ShotSettings
 
 BACKENDS = ("auto", *registry.names("runtime"), "none")
+DETECTORS = ("auto", "transnetv2", "cheap")  # the shot detector: auto takes TransNetV2 where installed
 
 
 @dataclass(frozen=True)

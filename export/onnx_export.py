@@ -1,4 +1,4 @@
-"""Export an `Encoder` to ONNX with a dynamic batch axis.
+"""Export a module (one input `[batch, *item]`, one output) to ONNX with a dynamic batch axis.
 
 Uses the dynamo exporter (`torch.onnx.export(..., dynamo=True)`): since torch 2.9 it is the
 default and the TorchScript exporter is deprecated (it warns on every call and is slated for
@@ -21,23 +21,9 @@ from typing import Iterator
 import torch
 
 from filmline.engine.errors import BackendError
-from filmline.engine.backends.weights import Encoder
-from filmline.export.models import INPUT_NAME, OPSET, OUTPUT_NAME
+from filmline.export.models import OPSET
 
 _EXAMPLE_BATCH = 2  # not 0 or 1, which torch.export would specialise instead of keeping symbolic
-
-
-def export_onnx(encoder: Encoder, path: Path, dtype: torch.dtype = torch.float32) -> None:
-    """Write `encoder` as one self-contained ONNX file at `path`, computing in `dtype`.
-
-    fp16 exports (for TensorRT >= 11, whose strongly typed networks take precision from the
-    graph) cast a copy of the encoder, so the fp32 original stays usable as the reference.
-    """
-    size = encoder.image_size
-    export_dynamic_batch(
-        encoder, (3, size, size), path, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
-        label=encoder.spec.name, dtype=dtype,
-    )
 
 
 def export_dynamic_batch(

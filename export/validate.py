@@ -1,21 +1,27 @@
 """Parity of a deployed graph with PyTorch on fresh random input: the figures the manifest keeps.
 
-The input is a random image in [0, 1] normalised like real frames, at more than one batch size
-(the batch axis is dynamic, so each size is a different shape the runtime must handle). The seed
-is recorded so a failure can be reproduced.
+One check for every model: the model's dummy input (`ExportConfig.dummy`: normalised random
+images, random embedding windows, random frames) at more than one batch size (the batch axis is
+dynamic, so each size is a different shape the runtime must handle), each item's output flattened
+and compared by cosine and by the largest absolute difference, against the model's own tolerance.
+The seed is recorded so a failure can be reproduced.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 from filmline.engine.errors import BackendError
-from filmline.engine.backends.weights import Encoder
+
+if TYPE_CHECKING:
+    from filmline.export.pipeline import ExportConfig
+
+Run = Callable[[np.ndarray], np.ndarray]
 
 
 class ParityError(BackendError):
@@ -24,7 +30,7 @@ class ParityError(BackendError):
 
 @dataclass(frozen=True)
 class Parity:
-    """How closely one runtime reproduces the PyTorch embeddings."""
+    """How closely one runtime reproduces the PyTorch outputs."""
 
     backend: str
     precision: str
@@ -58,43 +64,36 @@ class Parity:
         return record
 
 
-def random_pixels(encoder: Encoder, batch: int, rng: np.random.Generator) -> np.ndarray:
-    """A random image batch in [0, 1], normalised with the encoder's mean/std: float32 [B,3,S,S]."""
-    size = encoder.image_size
-    image = rng.random((batch, 3, size, size), dtype=np.float32)
-    mean = np.asarray(encoder.mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    std = np.asarray(encoder.std, dtype=np.float32).reshape(1, 3, 1, 1)
-    return (image - mean) / std
-
-
 def check_parity(
-    run: Callable[[np.ndarray], np.ndarray],
-    encoder: Encoder,
+    run: Run,
+    config: "ExportConfig",
     *,
     backend: str,
     precision: str,
-    tolerance: tuple[float, float],
-    batches: tuple[int, ...] = (1, 4),
+    batches: tuple[int, ...] | None = None,
     seed: int | None = None,
 ) -> Parity:
-    """Compare `run` with the fp32 PyTorch `encoder`; a `ParityError` when out of tolerance."""
+    """Compare `run` with `config`'s fp32 PyTorch module on its dummy input; a `ParityError` when
+    a shape differs or the figures are out of the model's tolerance for `precision`."""
     seed = secrets.randbits(31) if seed is None else seed
+    batches = batches or config.parity_batches
     rng = np.random.default_rng(seed)
     expected, got = [], []
     for batch in batches:
-        pixels = random_pixels(encoder, batch, rng)
+        items = config.dummy(batch, rng)
         with torch.inference_mode():
-            reference = encoder(torch.from_numpy(pixels)).float().numpy()
-        output = np.asarray(run(pixels), dtype=np.float32)
+            reference = config.module.eval()(torch.from_numpy(items)).float().numpy()
+        output = np.asarray(run(items), dtype=np.float32)
         if output.shape != reference.shape:
             raise ParityError(
-                f"{backend} returns embeddings of shape {output.shape} for batch {batch}, PyTorch "
-                f"{reference.shape}: rebuild with engine-build --model {encoder.spec.name} --force"
+                f"{backend} returns outputs of shape {output.shape} for batch {batch}, PyTorch "
+                f"{reference.shape}: rebuild with engine-build --model {config.model_input.model} --force"
             )
-        expected.append(reference)
-        got.append(output)
+        expected.append(reference.reshape(batch, -1))
+        got.append(output.reshape(batch, -1))
     reference, output = np.concatenate(expected), np.concatenate(got)
     cosine = _cosine(reference, output)
+    low, high = config.tolerance(precision)
     parity = Parity(
         backend=backend,
         precision=precision,
@@ -102,16 +101,25 @@ def check_parity(
         seed=seed,
         min_cosine=float(cosine.min()),
         mean_cosine=float(cosine.mean()),
-        max_abs_error=float(np.abs(reference - output).max()),
-        tolerance_min_cosine=tolerance[0],
-        tolerance_max_abs_error=tolerance[1],
+        max_abs_error=float(np.abs(reference.astype(np.float64) - output).max()),
+        tolerance_min_cosine=low,
+        tolerance_max_abs_error=high,
     )
     if not parity.passed:
         raise ParityError(
-            f"{encoder.spec.name}: {parity.summary()} is out of tolerance (seed {seed}): the "
+            f"{config.label}: {parity.summary()} is out of tolerance (seed {seed}): the "
             "exported graph is wrong; rerun with --debug and report it"
         )
     return parity
+
+
+def random_pixels(image_size: int, mean: tuple[float, ...], std: tuple[float, ...], batch: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """A random image batch in [0, 1], normalised with `mean`/`std`: float32 [B, 3, S, S]."""
+    image = rng.random((batch, 3, image_size, image_size), dtype=np.float32)
+    mean_ = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    std_ = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+    return (image - mean_) / std_
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -155,30 +155,30 @@ def test_parity_failure_is_typed_and_leaves_nothing(tmp_path, tiny_siglip_dir, m
 
 def test_check_parity_catches_other_weights(tiny_siglip_home, tmp_path):
     """The ONNX of one checkpoint checked against another checkpoint's PyTorch model fails."""
-    from filmline.engine.backends.onnxruntime_runner import OnnxRuntimeRunner
-    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends import open_model
+    from filmline.export.build import image_export
     from filmline.export.validate import ParityError, check_parity
     from tests.tiny_models import save_tiny_siglip
 
-    folder = tiny_siglip_home / "siglip"
-    manifest = export.read_manifest(folder)
-    runner = OnnxRuntimeRunner(folder / "model.onnx", EncoderInfo.from_manifest(manifest, "x"))
-    other = export.load_encoder(model_spec("siglip"), save_tiny_siglip(tmp_path / "o", seed=1))
+    runner = open_model("siglip", "onnxruntime", home=tiny_siglip_home)
+    spec = model_spec("siglip")
+    other = export.load_encoder(spec, save_tiny_siglip(tmp_path / "o", seed=1))
     with pytest.raises(ParityError, match="out of tolerance"):
-        check_parity(runner.run, other, backend="onnxruntime", precision="fp32",
-                     tolerance=(0.999, 1e-3))
+        check_parity(runner.run, image_export(other, spec.tolerance, "siglip"), backend="onnxruntime", precision="fp32")
 
 
 def test_fp16_onnx_export_matches(tiny_siglip_dir, tmp_path):
     """The fp16 graph TensorRT >= 11 would build from: exported and checked on ONNX Runtime."""
     import torch
 
-    from filmline.export.build import _onnx_parity
-    from filmline.export.onnx_export import export_onnx
+    from filmline.export.build import image_export
+    from filmline.export.validate import check_parity
 
-    encoder = export.load_encoder(model_spec("siglip"), tiny_siglip_dir)
-    export_onnx(encoder, tmp_path / "m.onnx", dtype=torch.float16)
-    parity = _onnx_parity(encoder, tmp_path / "m.onnx", "fp16")
+    spec = model_spec("siglip")
+    encoder = export.load_encoder(spec, tiny_siglip_dir)
+    config = image_export(encoder, spec.tolerance, "siglip")
+    config.export(tmp_path / "m.onnx", dtype=torch.float16)
+    parity = check_parity(config.run("onnxruntime", tmp_path / "m.onnx"), config, backend="onnxruntime", precision="fp16")
     assert parity.passed and parity.precision == "fp16"
     assert next(encoder.parameters()).dtype == torch.float32  # the reference stayed fp32
 

@@ -1,5 +1,5 @@
 """engine-build --model intro: a published-format checkpoint → ONNX (dynamic batch) → parity → manifest,
-and the built model on ONNX Runtime and PyTorch through `open_intro_model`."""
+and the built model on ONNX Runtime and PyTorch through the model layer (`open_model`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import torch
 from filmline import export
 from filmline.engine.errors import BadInputError, MissingModelError
 from filmline.engine.models.intro import IntroConfig, IntroTransformer, load_checkpoint
-from filmline.engine.stages.intro import IntroSettings, open_intro_model
+from filmline.engine.backends import open_model
+from filmline.engine.stages.intro import IntroModel, IntroSettings
 from filmline.export.cli import main
 
 _HAS_TENSORRT = subprocess.run([sys.executable, "-c", "import tensorrt"], capture_output=True).returncode == 0
@@ -69,7 +70,7 @@ def test_onnx_has_dynamic_batch(built):
 @pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
 def test_built_model_matches_pytorch(built, backend):
     home, checkpoint, _ = built
-    model = open_intro_model(backend=backend, home=home)
+    model = IntroModel(open_model("intro", backend, home=home))
     assert model.backend == backend and model.embedder == "clip-b32" and model.window == 60
     reference = load_checkpoint(checkpoint).model
     embeddings = np.random.default_rng(1).standard_normal((150, 32)).astype(np.float32)
@@ -85,7 +86,7 @@ def test_built_model_matches_pytorch(built, backend):
 
 
 def test_wrong_embeddings_are_refused(built):
-    model = open_intro_model(backend="onnxruntime", home=built[0])
+    model = IntroModel(open_model("intro", "onnxruntime", home=built[0]))
     with pytest.raises(BadInputError, match="reads 32-d clip-b32 embeddings"):
         model.detect(np.zeros((100, 512), np.float32), IntroSettings.from_config())
     with pytest.raises(BadInputError, match="window 30 differs"):
@@ -100,9 +101,9 @@ def test_second_build_is_reused(built, capsys):
 
 def test_no_artifact_says_how_to_build(tmp_path):
     with pytest.raises(MissingModelError, match=r"no intro model in .*engine-build --model intro --checkpoint FILE"):
-        open_intro_model(home=tmp_path)
+        open_model("intro", home=tmp_path)
     with pytest.raises(BadInputError, match="unknown backend"):
-        open_intro_model(backend="tpu", home=tmp_path)
+        open_model("intro", backend="tpu", home=tmp_path)
 
 
 def test_strict_build_fails_in_one_line(tmp_path, capsys):

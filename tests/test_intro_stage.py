@@ -41,7 +41,7 @@ def test_probabilities_follow_the_model_and_short_videos_are_padded():
 
 
 def test_hysteresis_merge_and_lengths():
-    settings = IntroSettings(high=0.6, low=0.4, min_seconds=5, max_seconds=30, merge_gap=2)
+    settings = IntroSettings.from_config(high=0.6, low=0.4, min_seconds=5, max_seconds=30, merge_gap=2)
     p = np.zeros(100, np.float32)
     p[10:20] = 0.5  # low only: no segment
     p[30:40] = 0.5
@@ -51,7 +51,7 @@ def test_hysteresis_merge_and_lengths():
     p[70:] = 0.9  # [69.5, 99.5]: 30 s, as long as allowed
     segments = find_segments(p, settings)
     assert [(s[0], s[1]) for s in segments] == [(30, 44), (70, 99)]
-    assert find_segments(p, IntroSettings(high=0.6, low=0.4, min_seconds=5, max_seconds=20, merge_gap=2))[-1][:2] == (30, 44)
+    assert find_segments(p, IntroSettings.from_config(high=0.6, low=0.4, min_seconds=5, max_seconds=20, merge_gap=2))[-1][:2] == (30, 44)
 
 
 def test_best_entries_pick_the_most_confident_segment_per_output():
@@ -59,7 +59,7 @@ def test_best_entries_pick_the_most_confident_segment_per_output():
     p[5:25, 0] = 0.7
     p[40:60, 0] = 0.95
     p[100:120, 1] = 0.9
-    entries = best_entries(p, ("intro", "credits"), IntroSettings(), "intro_transformer")
+    entries = best_entries(p, ("intro", "credits"), IntroSettings.from_config(), "intro_transformer")
     assert entries == [
         {"kind": "intro", "start": 39.5, "end": 59.5, "confidence": 0.95, "method": "intro_transformer"},
         {"kind": "credits", "start": 99.5, "end": 119.5, "confidence": 0.9, "method": "intro_transformer"},
@@ -76,9 +76,9 @@ def test_settings_defaults_come_from_the_yaml_and_are_checked():
     settings = IntroSettings.from_config()
     assert (settings.min_seconds, settings.max_seconds) == (5, 180) and settings.window is None
     with pytest.raises(BadInputError, match="low <= high"):
-        IntroSettings(high=0.3, low=0.5)
+        IntroSettings.from_config(high=0.3, low=0.5)
     with pytest.raises(BadInputError, match="stride"):
-        IntroSettings(stride=0)
+        IntroSettings.from_config(stride=0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -91,7 +91,7 @@ def test_settings_defaults_come_from_the_yaml_and_are_checked():
 def test_segments_are_ordered_disjoint_and_valid(values, low, spread, gap):
     p = np.asarray(values, np.float32)
     high = low + (1 - low) * spread * 0.99
-    settings = IntroSettings(high=max(high, low), low=low, min_seconds=3, max_seconds=60, merge_gap=gap)
+    settings = IntroSettings.from_config(high=max(high, low), low=low, min_seconds=3, max_seconds=60, merge_gap=gap)
     segments = find_segments(p, settings)
     for (first, last, confidence), following in zip(segments, segments[1:] + [None]):
         assert 0 <= first <= last < len(p)

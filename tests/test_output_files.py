@@ -67,7 +67,7 @@ def test_checkpoints_and_artifact_folders_follow_the_umask(tmp_path: Path, umask
 
     from filmline.engine.models.trigger import TriggerConfig, TriggerModel
     from filmline.engine.models.trigger_checkpoint import save_trigger_checkpoint
-    from filmline.export.build import staging
+    from filmline.export.pipeline import staging
 
     torch.manual_seed(0)
     config = TriggerConfig(encoder="resnet18", width=4, feature_dim=16, hidden_dim=8, image_size=64)

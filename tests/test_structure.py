@@ -80,3 +80,19 @@ def test_engine_run_help_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert "--detector" in result.stdout
     assert result.stdout.strip().endswith("[]")
+
+
+def test_only_the_model_layer_loads_models():
+    """Opening a model or a runtime session happens in `engine/backends` (and the checkpoint
+    readers of `engine/models`); stages, the pipeline and the run get runners."""
+    loaders = ("InferenceSession(", "torch.load(", "load_state_dict(", "deserialize_cuda_engine(")
+    allowed = ("backends", "models", "training")  # training restores its own best epoch
+    engine = Path(importlib.util.find_spec("filmline.engine").submodule_search_locations[0])
+    found = [
+        f"{path.relative_to(engine)}: {loader}"
+        for path in sorted(engine.rglob("*.py"))
+        if path.relative_to(engine).parts[0] not in allowed
+        for loader in loaders
+        if loader in path.read_text(encoding="utf-8")
+    ]
+    assert found == []

@@ -65,7 +65,8 @@ def test_architecture_is_inferred_from_shapes(tmp_path: Path, config: TriggerCon
 
 def test_seed_checkpoint_exports_with_parity_and_without_its_language_model(tmp_path: Path) -> None:
     """Also: an unknown tensor (a second LSTM layer) is reported, recorded, and refused by --strict."""
-    from filmline.export.trigger import build_from_checkpoint
+    from filmline.export.pipeline import BuildRequest
+    from filmline.export.trigger import build
 
     extra = "trigger_detector.temporal_encoder.weight_ih_l1"
     time_aware = TimeAwareConfig(input_dim=32, hidden_dim=16, num_layers=1, num_heads=8, max_positions=40)
@@ -75,7 +76,7 @@ def test_seed_checkpoint_exports_with_parity_and_without_its_language_model(tmp_
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny graph: threads only cost on shared CI cores
     try:
-        result = build_from_checkpoint(tmp_path / "seed.pt", out=tmp_path / "trigger", progress=lines.append)
+        result = build(BuildRequest("trigger", checkpoint=tmp_path / "seed.pt", out=tmp_path / "trigger"), lines.append)
     finally:
         torch.set_num_threads(threads)
     manifest = result.manifest
@@ -87,7 +88,7 @@ def test_seed_checkpoint_exports_with_parity_and_without_its_language_model(tmp_
     kept = torch.load(tmp_path / "trigger" / "trigger.pt", weights_only=True)["state_dict"]
     assert not any(key.startswith(("time_aware_encoder.", "temporal_llm.")) for key in kept)
     with pytest.raises(BadInputError, match="does not match the trigger model exactly"):
-        build_from_checkpoint(tmp_path / "seed.pt", out=tmp_path / "trigger", strict=True)  # the up-to-date artifact too
+        build(BuildRequest("trigger", checkpoint=tmp_path / "seed.pt", out=tmp_path / "trigger", strict=True))  # the up-to-date artifact too
 
 
 def test_a_bare_state_dict_is_accepted(tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filmline.engine.errors import BadInputError, MissingModelError
-from filmline.engine.stages.triggers import TriggerDetector, TriggerSettings, open_trigger_detector, select_triggers
+from filmline.engine.backends import open_model
+from filmline.engine.model_setup import open_triggers
+from filmline.engine.stages.triggers import TriggerDetector, TriggerSettings, select_triggers
 
 
 def test_settings_default_to_the_seed() -> None:
-    defaults = TriggerSettings()
+    defaults = TriggerSettings.from_config()
     assert (defaults.fps, defaults.threshold, defaults.batch_size) == (3.0, 0.3, 32)
     assert defaults.suppress_seconds == pytest.approx(5 / 3)
 
@@ -25,7 +27,7 @@ def test_settings_default_to_the_seed() -> None:
 )
 def test_invalid_settings_name_the_problem(field: str, value: float, flag: str) -> None:
     with pytest.raises(BadInputError, match=flag):
-        TriggerSettings(**{field: value})
+        TriggerSettings.from_config(**{field: value})
 
 
 def test_the_seeds_five_frame_rule_in_seconds() -> None:
@@ -80,7 +82,7 @@ def _detector(settings: TriggerSettings) -> tuple[TriggerDetector, FakeRunner]:
 
 
 def test_detector_batches_frames_and_reports_its_time_apart_from_the_result() -> None:
-    detector, runner = _detector(TriggerSettings(batch_size=4, threshold=0.5, suppress_seconds=1.0))
+    detector, runner = _detector(TriggerSettings.from_config(batch_size=4, threshold=0.5, suppress_seconds=1.0))
     for n in range(10):
         detector.add(10 * n, n / 3, np.zeros((8, 8, 3), np.uint8))
     assert runner.batches == [4, 4]  # full batches run while adding: images never pile up
@@ -91,7 +93,7 @@ def test_detector_batches_frames_and_reports_its_time_apart_from_the_result() ->
 
 
 def test_detector_finds_the_strong_frames_and_resets_between_videos() -> None:
-    detector, _ = _detector(TriggerSettings(batch_size=3, threshold=0.5, suppress_seconds=1.0))
+    detector, _ = _detector(TriggerSettings.from_config(batch_size=3, threshold=0.5, suppress_seconds=1.0))
     levels = [0.1, 0.2, 0.9, 0.6, 0.1, 0.1, 0.1, 0.7, 0.2, 0.1]
     for n, level in enumerate(levels):
         detector.add(10 * n, n / 3, np.full((8, 8, 3), int(level * 255), np.uint8))
@@ -105,7 +107,7 @@ def test_detector_finds_the_strong_frames_and_resets_between_videos() -> None:
 
 
 def test_frames_must_come_in_time_order() -> None:
-    detector, _ = _detector(TriggerSettings())
+    detector, _ = _detector(TriggerSettings.from_config())
     detector.add(0, 1.0, np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="time order"):
         detector.add(1, 1.0, np.zeros((8, 8, 3), np.uint8))
@@ -114,10 +116,14 @@ def test_frames_must_come_in_time_order() -> None:
 def test_without_a_built_model_the_error_names_the_fix(tmp_path: Path) -> None:
     fix = r"no trigger model in .*trigger: run `engine-build --model trigger --checkpoint FILE`"
     with pytest.raises(MissingModelError, match=fix) as caught:
-        open_trigger_detector(TriggerSettings(), home=tmp_path)
+        open_model("trigger", home=tmp_path)
     assert "\n" not in str(caught.value)
+    opened = open_triggers(TriggerSettings.from_config(), home=tmp_path)  # engine-run goes on without it
+    (skipped,) = opened.report.skipped
+    assert opened.model is None and skipped.stage == "triggers" and not opened.report.entries
+    assert skipped.reason == f"no trigger model in {tmp_path / 'trigger'}"
 
 
 def test_unknown_backend_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="auto, tensorrt, onnxruntime, torch"):
-        open_trigger_detector(TriggerSettings(), backend="cuda", home=tmp_path)
+        open_model("trigger", backend="cuda", home=tmp_path)

@@ -24,7 +24,8 @@ import torch
 from filmline.engine.cli_support import run_subcommands
 from filmline.engine.decode import FpsSampler, open_decoder
 from filmline.engine.models.trigger import TriggerConfig, TriggerModel
-from filmline.engine.stages.triggers import TriggerDetector, TriggerResult, TriggerSettings, open_trigger_detector
+from filmline.engine.model_setup import open_triggers
+from filmline.engine.stages.triggers import TriggerDetector, TriggerResult, TriggerSettings
 from filmline.engine.training.trigger_data import SampledVideo
 from filmline.engine.training.trigger_loop import TrainOptions, _learning_rate_factor, positive_weight, train, trigger_loss
 from filmline.engine.training.trigger_metrics import event_scores
@@ -148,14 +149,14 @@ def test_training_writes_a_seed_layout_checkpoint(trained: dict[str, Any]) -> No
 
 
 def test_trained_model_finds_the_events_of_an_unseen_video(trained: dict[str, Any], home: Path) -> None:
-    detector = open_trigger_detector(TriggerSettings(), home=home)
+    detector = open_triggers(TriggerSettings.from_config(), home=home).model
     assert detector.model["backend"] == "onnxruntime" and detector.image_size == 32
     result = detect(detector, trained["held_out"])
     found = [trigger.timestamp for trigger in result.triggers]
     scores = event_scores(found, trained["events"], tolerance=1.0)
     assert scores.f1 >= 0.8, (found, trained["events"])
     assert result.frames_analyzed == 60  # 20 s at 3 fps
-    torch_result = detect(open_trigger_detector(TriggerSettings(), backend="torch", home=home), trained["held_out"])
+    torch_result = detect(open_triggers(TriggerSettings.from_config(), backend="torch", home=home).model, trained["held_out"])
     assert [t.frame_index for t in torch_result.triggers] == [t.frame_index for t in result.triggers]
     for a, b in zip(torch_result.triggers, result.triggers):
         assert a.confidence == pytest.approx(b.confidence, abs=1e-4)

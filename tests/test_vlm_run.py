@@ -243,7 +243,7 @@ def test_each_trigger_is_described_from_its_own_frame_and_summarised(film, chat_
     flagged = [at_three[4], at_three[20]]  # frames only the 3 frames/s sampler picks
     assert not set(flagged) & set(sample_indices(analysis.seconds, 1.0))
     found = TriggerResult(len(at_three), [Trigger(float(analysis.seconds[i]), i, 0.9) for i in flagged],
-                          TriggerSettings(fps=3.0), {}, 0.0)
+                          TriggerSettings.from_config(fps=3.0), {}, 0.0)
     done = Sections(shots=ShotsSection(analysis, settings, ModelReport()), triggers=TriggersSection(found, ModelReport()))
     done = done.adding(stage.finish_video(done))
     stage.end_video()

@@ -92,11 +92,11 @@ def tiny_siglip_home(tmp_path_factory: pytest.TempPathFactory, tiny_siglip_dir: 
 def tiny_torch_runner(weights: Path, device: str = "cpu", **options):
     """A `TorchRunner` on its own freshly loaded copy of `weights` (`.to()` moves a module in place,
     so two runners never share one); `options` as `TorchRunner` takes them (precision, cuda_graphs)."""
-    from filmline.engine.backends.base import EncoderInfo
+    from filmline.engine.backends.base import ModelInput
     from filmline.engine.backends.torch_runner import TorchRunner
     from filmline.engine.config import model_spec
     from filmline.engine.backends.weights import load_encoder
 
     encoder = load_encoder(model_spec("siglip"), weights)
-    info = EncoderInfo("siglip", encoder.image_size, encoder.mean, encoder.std, encoder.embedding_dim, None)
+    info = ModelInput.for_pixels("siglip", encoder.image_size, encoder.mean, encoder.std, encoder.embedding_dim)
     return TorchRunner(encoder, info, device, **options)

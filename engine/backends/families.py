@@ -1,8 +1,8 @@
 """Image-encoder families: the Hugging Face class, embedding output and checkpoint types of each.
 
 The only place SigLIP and CLIP differ, when loading weights (`weights.py`) and when exporting
-them (`filmline.export` checks parity with the fp16 tolerances here). The fp32 tolerance, source
-id and preprocessing live in `configs/models/*.yaml` (`engine.config.ModelSpec`).
+them. The tolerances, source id and preprocessing live in `configs/models/*.yaml`
+(`engine.config.ModelSpec`).
 """
 
 from __future__ import annotations
@@ -21,16 +21,6 @@ class EncoderFamily:
     model_class: str  # a `transformers` class name, imported when loading
     output: str  # field of the model output holding the pooled image embedding
     model_types: tuple[str, ...]  # config.json `model_type`s this class can load from
-    # fp16 loses ~3 decimal digits; these bounds are wide enough for that and still catch a
-    # broken graph. Chosen on the tiny test models, unverified on full-size weights.
-    fp16_min_cosine: float = 0.99
-    fp16_max_abs_error: float = 0.05
-
-    def tolerance(self, spec: ModelSpec, precision: str) -> tuple[float, float]:
-        """(min cosine, max absolute error) a deployed graph of `precision` must meet."""
-        if precision == "fp16":
-            return self.fp16_min_cosine, self.fp16_max_abs_error
-        return spec.parity_min_cosine, spec.parity_max_abs_error
 
 
 _CONFIGS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from filmline.engine.backends.base import EncoderInfo, ModelInput, Pixels, Runner
+from filmline.engine.backends.base import ModelInput, Pixels, Runner
 from filmline.engine.errors import BackendError
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -19,7 +19,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
 
-    def __init__(self, onnx_path: Path, info: EncoderInfo | ModelInput) -> None:
+    def __init__(self, onnx_path: Path, info: ModelInput) -> None:
         super().__init__(info)
         providers = ["CPUExecutionProvider"]
         if "CUDAExecutionProvider" in ort.get_available_providers():

@@ -14,7 +14,7 @@ import numpy as np
 import tensorrt as trt
 import torch
 
-from filmline.engine.backends.base import EncoderInfo, ModelInput, Pixels, Runner
+from filmline.engine.backends.base import ModelInput, Pixels, Runner
 from filmline.engine.errors import BackendError
 
 _TORCH_TYPES = {trt.float32: torch.float32, trt.float16: torch.float16}
@@ -26,7 +26,7 @@ class TensorRTRunner(Runner):
     name = "tensorrt"
     device = "cuda"
 
-    def __init__(self, engine_path: Path, info: EncoderInfo | ModelInput, precision: str) -> None:
+    def __init__(self, engine_path: Path, info: ModelInput, precision: str) -> None:
         super().__init__(info)
         if not torch.cuda.is_available():
             raise BackendError("TensorRT needs a CUDA device and none is visible: use onnxruntime")

@@ -1,11 +1,11 @@
-"""PyTorch: the original weights, reloaded through `export.load_encoder`.
+"""PyTorch: a model's original weights as a module (the model layer's `load_torch` loads them).
 
 The fallback that needs no build, and the reference the others are checked against: fp32 on the
 CPU. On CUDA it is the fast path where TensorRT is absent: fp16 (or bf16) weights, PyTorch's fused
-attention (SDPA), and one CUDA graph per batch size. A graph is captured the first time its size
-is needed; a batch is padded up to the smallest captured size that holds it (larger ones run in
-chunks of the largest), so a replay launches the whole encoder at once instead of several hundred
-kernels one by one. fp16 and bf16 keep every embedding's cosine to the fp32 one above 0.999
+attention (SDPA) for a Hugging Face encoder, and one CUDA graph per batch size (where the model's
+entry allows it). A graph is captured the first time its size is needed; a batch is padded up to
+the smallest captured size that holds it (larger ones run in chunks of the largest), so a replay
+launches the whole model at once instead of several hundred kernels one by one. fp16 and bf16 keep every embedding's cosine to the fp32 one above 0.999
 (tests/test_torch_runner_precision.py).
 
 A runner is not thread-safe: the graphs share their input buffers and memory pool. Callers that
@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from filmline.engine.backends.base import EncoderInfo, Pixels, Runner
-from filmline.engine.backends.weights import Encoder
+from filmline.engine.backends.base import ModelInput, Pixels, Runner
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 GRAPH_BATCHES = (1, 8, 32, 64, 128, 256)  # captured on first use; a batch pads up to the next one
@@ -26,7 +25,8 @@ _GRAPH_WARMUP = 3  # eager runs on a side stream before capture (cuBLAS handles,
 
 
 class TorchRunner(Runner):
-    """Runs an `Encoder` module on `device` (default: CUDA when available, else the CPU).
+    """Runs `module` (float [B, *item_shape] → float [B, ...]) on `device` (default: CUDA when
+    available, else the CPU).
 
     `precision` fp32 | fp16 | bf16 (default fp16 on CUDA, fp32 on the CPU); `cuda_graphs`
     (default on for CUDA; CUDA only) replays a captured graph per size in `graph_batches`.
@@ -36,8 +36,8 @@ class TorchRunner(Runner):
 
     def __init__(
         self,
-        encoder: Encoder,
-        info: EncoderInfo,
+        module: torch.nn.Module,
+        info: ModelInput,
         device: str | None = None,
         *,
         precision: str | None = None,
@@ -53,9 +53,10 @@ class TorchRunner(Runner):
         if cuda_graphs and not on_cuda:
             raise ValueError(f"cuda_graphs needs a CUDA device; this runner is on {self._device}")
         self._dtype = PRECISIONS[precision]
-        if on_cuda and hasattr(encoder.model, "set_attn_implementation"):
-            encoder.model.set_attn_implementation("sdpa")  # loaded eager for export; fused kernels here
-        self._encoder = encoder.to(self._device, self._dtype).eval()
+        inner = getattr(module, "model", None)
+        if on_cuda and hasattr(inner, "set_attn_implementation"):
+            inner.set_attn_implementation("sdpa")  # loaded eager for export; fused kernels here
+        self._module = module.to(self._device, self._dtype).eval()
         self.device = self._device.type
         self.precision = precision
         self.cuda_graphs = on_cuda if cuda_graphs is None else cuda_graphs
@@ -72,20 +73,20 @@ class TorchRunner(Runner):
             if self.cuda_graphs:
                 embeddings = torch.cat([self._replay(part) for part in tensor.split(self._graph_batches[-1])])
             else:
-                embeddings = self._encoder(tensor).float()
+                embeddings = self._module(tensor).float()
         return embeddings.cpu().numpy() if on_host else embeddings
 
     def _replay(self, part: torch.Tensor) -> torch.Tensor:
         size = next(b for b in self._graph_batches if b >= len(part))
         if size not in self._graphs:
-            self._graphs[size] = _CapturedBatch(self._encoder, size, part.shape[1:], self._dtype, self._device, self._pool)
+            self._graphs[size] = _CapturedBatch(self._module, size, part.shape[1:], self._dtype, self._device, self._pool)
         return self._graphs[size].run(part)
 
 
 class _CapturedBatch:
     """One CUDA graph of the encoder at a fixed batch size, with its static input and output."""
 
-    def __init__(self, encoder: Encoder, batch: int, shape: torch.Size, dtype: torch.dtype, device: torch.device,
+    def __init__(self, encoder: torch.nn.Module, batch: int, shape: torch.Size, dtype: torch.dtype, device: torch.device,
                  pool: object) -> None:
         self.batch = batch
         self.input = torch.zeros((batch, *shape), dtype=dtype, device=device)

@@ -14,7 +14,6 @@ Sample t (taken at t seconds) stands for [t - 0.5, t + 0.5): a segment of sample
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -23,26 +22,23 @@ from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError
 
 MODEL_NAME = "intro"
-BUILD_FIX = "engine-build --model intro --checkpoint FILE"
-WINDOW_INPUT = "embeddings"
-WINDOW_OUTPUT = "logits"
-WEIGHTS_FILE = "model.pt"  # the artifact's own copy of the checkpoint, for the torch backend
 Run = Callable[[np.ndarray], np.ndarray]  # float32 windows [B, W, D] → logits [B, W, K]
 _FIX_YAML = "fix configs/intro.yaml"
 
 
 @dataclass(frozen=True)
 class IntroSettings:
-    """How windows are cut and probabilities become segments (configs/intro.yaml `inference`)."""
+    """How windows are cut and probabilities become segments (configs/intro.yaml `inference`,
+    the one source of the defaults: `from_config`)."""
 
-    window: int | None = None  # None: the model's own; a number must equal it
-    stride: int = 10
-    high: float = 0.6
-    low: float = 0.4
-    min_seconds: float = 5.0
-    max_seconds: float = 180.0
-    merge_gap: float = 2.0
-    batch: int = 32
+    stride: int
+    high: float
+    low: float
+    min_seconds: float
+    max_seconds: float
+    merge_gap: float
+    batch: int
+    window: int | None = None  # None: the model's own (not a YAML setting); a number must equal it
 
     def __post_init__(self) -> None:
         if self.stride < 1 or self.batch < 1:
@@ -129,12 +125,14 @@ def entry(kind: str, start: float, end: float, confidence: float, method: str) -
 
 
 class IntroModel:
-    """A built intro transformer on one runtime: 1 frame/s embeddings in, intro/credits out."""
+    """The intro stage's model around its runner (windows of embeddings → logits, opened by the
+    model layer): 1 frame/s embeddings in, intro/credits out. The manifest says what it reads."""
 
-    def __init__(self, run: Run, backend: str, manifest: dict[str, Any], manifest_id: str) -> None:
-        self._run = run
-        self.backend = backend
-        self.manifest_hash = manifest_id
+    def __init__(self, runner: Any) -> None:
+        manifest = runner.manifest
+        self._run = runner.run
+        self.backend = runner.name
+        self.manifest_hash = runner.manifest_hash
         self.embedder: str = manifest["embedder"]
         self.window = int(manifest["input"]["window"])
         self.dim = int(manifest["input"]["embedding_dim"])
@@ -164,31 +162,3 @@ class IntroModel:
             f"IntroModel(backend={self.backend!r}, embedder={self.embedder!r}, "
             f"window={self.window}, outputs={self.outputs})"
         )
-
-
-def open_intro_model(*, backend: str = "auto", home: Path | None = None) -> IntroModel:
-    """The built intro model from $ENGINE_HOME/intro (or `home`/intro) on the fastest runtime.
-
-    `auto` takes the shared encoders' order: TensorRT (engine built, CUDA visible), then ONNX
-    Runtime, then PyTorch; PyTorch before ONNX Runtime on a GPU where ONNX Runtime has no CUDA.
-    """
-    from filmline.engine.backends.windows import WindowModelSpec, open_window_model
-
-    spec = WindowModelSpec(
-        name=MODEL_NAME,
-        title="the intro model",
-        build_fix=BUILD_FIX,
-        item_shape=lambda manifest: (int(manifest["input"]["window"]), int(manifest["input"]["embedding_dim"])),
-        load_torch=_load_torch,
-        torch_file="weights",
-    )
-    model = open_window_model(spec, backend, home)
-    return IntroModel(model.run, model.backend, model.manifest, model.manifest_hash)
-
-
-def _load_torch(folder: Path, manifest: dict[str, Any] | None, device: Any) -> tuple[Any, Any]:
-    import torch
-
-    from filmline.engine.models.intro import load_checkpoint
-
-    return load_checkpoint(folder / manifest["files"]["weights"]).model.to(device).eval(), torch.float32

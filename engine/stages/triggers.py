@@ -14,40 +14,48 @@ from __future__ import annotations
 import bisect
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from filmline.engine import registry
-from filmline.engine.backends.factory import GRAPH_FILES, auto_order, graph_runner
 from filmline.engine.config import read_config
-from filmline.engine.errors import BackendError, BadInputError, EngineError, MissingModelError
-from filmline.engine.home import artifact_dir
+from filmline.engine.errors import BadInputError
 from filmline.engine.preprocess import to_pixels
 
 MODEL_NAME = "trigger"
-_BUILD = "engine-build --model trigger --checkpoint FILE"
-_DEFAULTS = read_config("trigger.yaml")["run"]
 _EPSILON = 1e-9  # seconds: frame times are sums of float intervals
 
 
 @dataclass(frozen=True)
 class TriggerSettings:
-    fps: float = float(_DEFAULTS["fps"])
-    threshold: float = float(_DEFAULTS["threshold"])
-    suppress_seconds: float = float(_DEFAULTS["suppress_seconds"])
-    batch_size: int = int(_DEFAULTS["batch_size"])
+    """How frames are sampled and scored (configs/trigger.yaml `run`, the one source of defaults)."""
+
+    fps: float
+    threshold: float
+    suppress_seconds: float
+    batch_size: int
 
     def __post_init__(self) -> None:
         if not self.fps > 0:
-            raise BadInputError(f"--trigger-fps must be positive, got {self.fps}; the default is {_DEFAULTS['fps']}")
+            raise BadInputError(f"--trigger-fps must be positive, got {self.fps}; the default is {_defaults()['fps']}")
         if not 0.0 <= self.threshold <= 1.0:
-            raise BadInputError(f"--trigger-threshold must be in [0, 1], got {self.threshold}; the default is {_DEFAULTS['threshold']}")
+            raise BadInputError(f"--trigger-threshold must be in [0, 1], got {self.threshold}; the default is {_defaults()['threshold']}")
         if not self.suppress_seconds >= 0:
             raise BadInputError(f"the trigger suppression window must be >= 0 seconds, got {self.suppress_seconds}")
         if self.batch_size < 1:
             raise BadInputError(f"the trigger batch size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> "TriggerSettings":
+        """configs/trigger.yaml's `run` values, with `overrides` (flags) in place of some."""
+        defaults = _defaults()
+        values = {"fps": float(defaults["fps"]), "threshold": float(defaults["threshold"]),
+                  "suppress_seconds": float(defaults["suppress_seconds"]), "batch_size": int(defaults["batch_size"])}
+        return cls(**{**values, **overrides})
+
+
+def _defaults() -> dict[str, Any]:
+    return read_config("trigger.yaml")["run"]
 
 
 def select_triggers(seconds: np.ndarray, confidences: np.ndarray, threshold: float, suppress_seconds: float) -> list[int]:
@@ -106,6 +114,7 @@ class TriggerDetector:
     """Scores one video at a time: `add` its sampled frames in time order, `finish`, `reset`."""
 
     def __init__(self, runner: Any, head: Callable[[np.ndarray], np.ndarray], settings: TriggerSettings, model: dict[str, Any]) -> None:
+        """`runner`: the frame encoder's (pixels → features); `head`: features [N, D] → confidences [N]."""
         self._runner = runner
         self._head = head
         self.settings = settings
@@ -155,89 +164,3 @@ class TriggerDetector:
         video.features.append(np.asarray(self._runner.run(pixels), dtype=np.float32))
         video.images.clear()
         video.seconds_spent += time.perf_counter() - started
-
-
-def open_trigger_detector(settings: TriggerSettings, *, backend: str = "auto", home: Path | None = None) -> TriggerDetector:
-    """The detector of the artifact under `home` (default ENGINE_HOME)/trigger, on `backend`.
-
-    `auto` picks the encoder's runtime as for the image encoders (a TensorRT engine on CUDA; then
-    ONNX Runtime on a CPU machine, PyTorch fp16 on a CUDA one). The head runs in PyTorch, as the
-    manifest's `head.runtime` records.
-    """
-    from filmline.engine.backends import BACKENDS, EncoderInfo, available_backends
-    from filmline.engine.backends.manifest import MANIFEST, manifest_hash, read_manifest
-
-    if backend != "auto" and backend not in BACKENDS:
-        raise BadInputError(f"unknown trigger backend '{backend}': choose one of auto, {', '.join(BACKENDS)}")
-    folder = artifact_dir(MODEL_NAME, home)
-    if not (folder / MANIFEST).is_file():
-        raise MissingModelError(f"no trigger model in {folder}: run `{_BUILD}`")
-    manifest = read_manifest(folder)
-    info = EncoderInfo.from_manifest(manifest, manifest_hash(folder))
-    files = {kind: folder / name for kind, name in manifest.get("files", {}).items()}
-    if manifest.get("head", {}).get("runtime") != "torch" or not files.get("torch", Path()).is_file():
-        raise MissingModelError(f"{folder} lacks the trigger head (built by another engine version): run `{_BUILD} --force`")
-    runnable = {status.name for status in available_backends() if status.available}
-    name = backend if backend != "auto" else _auto_backend(files, runnable)
-    if name not in runnable:
-        raise BackendError(f"backend {name} is unavailable here: use --backend auto")
-    kind = GRAPH_FILES.get(name)
-    if kind is not None and not files.get(kind, Path()).is_file():
-        raise MissingModelError(f"no {name} graph of the trigger model in {folder}: run `{_BUILD} --force` on this machine")
-    config, head, encoder = _load_torch_parts(files["torch"], with_encoder=name == "torch")
-    runner = _runner(name, files, info, manifest, encoder)
-    facts = {
-        "name": MODEL_NAME,
-        "encoder": config.encoder,
-        "backend": runner.name,
-        "head_backend": "torch",
-        "device": runner.device,
-        "precision": runner.precision,
-        "manifest_hash": info.manifest_hash,
-        "image_size": info.image_size,
-    }
-    return TriggerDetector(runner, head, settings, facts)
-
-
-def _auto_backend(files: dict[str, Path], runnable: set[str]) -> str:
-    """The encoders' order on this machine (on CUDA, PyTorch fp16 before CPU-only ONNX Runtime)
-    among the runtimes that are installed and have their file in the artifact."""
-    for name in auto_order():
-        if name in runnable and (name not in GRAPH_FILES or files.get(GRAPH_FILES[name], Path()).is_file()):
-            return name
-    return "torch"
-
-
-def _runner(name: str, files: dict[str, Path], info: Any, manifest: dict[str, Any], encoder: Any) -> Any:
-    if name == "torch":
-        return registry.lookup("runtime", "torch")(encoder, info)
-    return graph_runner(name, files[GRAPH_FILES[name]], info, manifest.get("precision", "fp32"))
-
-
-def _load_torch_parts(path: Path, *, with_encoder: bool) -> tuple[Any, Callable[[np.ndarray], np.ndarray], Any]:
-    """The config, the head as features [N, D] → confidences [N], and (for backend torch) the
-    encoder, from the PyTorch weights the artifact keeps."""
-    import torch
-
-    from filmline.engine.models.trigger import TriggerConfig, TriggerHead, VisualEncoder, trigger_confidence
-
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        config = TriggerConfig.from_dict(saved["config"])
-        head = _part(TriggerHead(config), saved["state_dict"], "trigger_detector.")
-        encoder = _part(VisualEncoder(config), saved["state_dict"], "visual_encoder.") if with_encoder else None
-    except EngineError:
-        raise
-    except Exception as err:  # a damaged or foreign file fails in many ways; all mean "rebuild"
-        raise MissingModelError(f"cannot load {path} ({type(err).__name__}): run `{_BUILD} --force`") from err
-
-    def run(features: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return trigger_confidence(head(torch.from_numpy(features).unsqueeze(0)))[0].numpy()
-
-    return config, run, encoder
-
-
-def _part(module: Any, state: dict[str, Any], prefix: str) -> Any:
-    module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-    return module.eval()

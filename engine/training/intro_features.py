@@ -48,14 +48,14 @@ class Embedder:
         if self._luma is not None:
             self.identity = name
             return
-        from filmline.engine.backends import create_runner
+        from filmline.engine.backends import open_model
         from filmline.engine.config import encoder_names
         from filmline.engine.encoder_queue import EncoderQueue
 
         if name not in encoder_names():
             choices = ", ".join(encoder_names())
             raise BadInputError(f"unknown embedder '{name}': choose {choices} or luma-WxH (e.g. luma-32x18)")
-        runner = create_runner(name, backend, weights=weights)
+        runner = open_model(name, backend, weights=weights)
         self._queue = EncoderQueue(runner, batch)
         self.identity = f"{name}:{runner.manifest_hash or weights}"
 
