@@ -168,9 +168,9 @@ def test_shot_model_input_made_on_the_device_scores_as_the_host_input(where: str
     """TransNetV2's 48×27 input made from the NV12 planes where they lie (`to_tensor`, no
     full-frame copy) and run there gives the host path's probabilities and signatures; and that
     input is the CPU decoder's (swscale's) picture within a level on average."""
-    from filmline.engine.backends.transnetv2 import open_transnetv2
+    from filmline.engine.backends import open_model
 
-    model = open_transnetv2("torch")
+    model = open_model("transnetv2", "torch")
     Nv12Decoder.DEVICE = where
     try:
         frames = list(Nv12Decoder(films[FILM].path).frames())[:45]  # one window, fades through black at 30-41
