@@ -169,3 +169,51 @@ def test_no_workers_is_one_line(films: list[Path], tmp_path: Path, capsys: pytes
     assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "0", *CHEAP]) == 2
     assert capsys.readouterr().err.strip() == ("engine-run: --workers 0: a library needs at least one worker; "
                                                "pass 1 or more")
+
+
+@pytest.fixture(scope="module")
+def seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library of two seasons, a folder each, three 40 s episodes with their own intro and credits."""
+    from filmline.benchmarks.synthetic_series import write_series
+
+    library = tmp_path_factory.mktemp("shows")
+    for season, seed in (("s1", 3), ("s2", 4)):
+        for truth in write_series(library / season, episodes=3, intro_seconds=10, credits_seconds=8,
+                                  episode_seconds=40, cold_open_seconds=5, seed=seed):
+            path = Path(truth.path)
+            path.rename(path.with_name(f"{season}{path.name}"))  # one output folder: stems must differ
+    return library
+
+
+def _series_fields(out: Path) -> dict[str, tuple]:
+    documents = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    return {stem: (d["series"], d["intro"], d["credits"]) for stem, d in documents.items()}
+
+
+def test_series_on_ray_compares_each_folder_and_a_rerun_adds_only_what_is_missing(seasons: Path, tmp_path: Path) -> None:
+    for season in ("s1", "s2"):  # the sequential run, one season at a time
+        assert engine_run([str(seasons / season), "--series", "--out", str(tmp_path / "seq"), *CHEAP]) == 0
+    out = tmp_path / "lib"
+    args = [str(seasons), "--series", "--out", str(out), "--workers", "2", *CHEAP]
+    assert engine_run(args) == 0
+    expected = _series_fields(tmp_path / "seq")
+    assert len(expected) == 6 and all(fields[0]["episodes"] == 3 and fields[1] for fields in expected.values())
+    assert _series_fields(out) == expected
+    passes = {Path(e["path"]).name: e for e in _journal(out) if e["state"] == "done" and "episodes" in e}
+    assert sorted(passes) == ["s1", "s2"]
+
+    lines = len(_journal(out))
+    assert engine_run(args) == 0  # everything done: nothing runs again
+    assert len(_journal(out)) == lines
+    (out / "s2episode_02.json").unlink()
+    assert engine_run(args) == 0  # the lost result is made again, and its season compared again
+    assert {Path(e["path"]).name for e in _journal(out)[lines:]} == {"s2episode_02.mkv", "s2"}
+    assert _series_fields(out) == expected
+
+
+def test_series_on_ray_refuses_a_folder_with_one_episode(seasons: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    lone = seasons / "s1" / "s1episode_01.mkv"
+    assert engine_run([str(lone), str(seasons / "s2"), "--series", "--out", str(tmp_path), "--workers", "1", *CHEAP]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{lone.parent} has one episode" in err[0]

@@ -44,3 +44,28 @@ class AnalysisWorker:
         except EngineError as err:
             return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
         return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}
+
+    def match_series(self, episodes: list[str]) -> dict[str, Any]:
+        """`--series`: the cross-episode pass over one folder's finished episodes, their results
+        rewritten with the intro and credits found; the outcome as `analyse` gives it."""
+        from filmline.engine.run_outputs import finished_result, load_features
+        from filmline.engine.stages.series import KINDS
+        from filmline.engine.video_run import Ledger, match_episodes
+
+        paths = [Path(e) for e in episodes]
+        ledger = Ledger(paths, self.out_dir)
+        for path in paths:
+            document = finished_result(self.out_dir, path, self.video_run.fingerprint, series=True)
+            if document is None:
+                return {"state": "failed", "worker_pid": os.getpid(),
+                        "error": f"{path}: its result or features in {self.out_dir} are missing or out of date; "
+                                 "run again to analyse it and compare the episodes"}
+            ledger.finish(path, document, load_features(self.out_dir, path))
+        try:
+            match_episodes(ledger, self.video_run.views)
+        except EngineError as err:
+            return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
+        documents = [document for _, document, _ in ledger.done]
+        found = {kind: sum(1 for d in documents if (d.get(kind) or {}).get("method") == "cross_episode")
+                 for kind in KINDS}
+        return {"state": "done", "row": {"episodes": len(paths), **found}, "worker_pid": os.getpid()}
