@@ -96,7 +96,7 @@ class VideoRun:
     analysis of each video."""
 
     def __init__(self, settings: RunSettings, views: Views, out_dir: Path, progress: bool | None,
-                 ledger: Ledger, frame_progress: type | None = None) -> None:
+                 ledger: Ledger, frame_progress: type | None = None, *, vlm_elsewhere: bool = False) -> None:
         from filmline.engine.progress import FrameProgress
         from filmline.engine.vlm.config import VlmConfig
 
@@ -109,6 +109,9 @@ class VideoRun:
         self.fingerprint = settings.fingerprint()
         self.series = settings.stages.series
         self.vlm = None
+        # --vlm on a library's caption actors: a video's frames are kept for them (`self.vlm.kept`)
+        # and its result is theirs to write
+        self.vlm_elsewhere = vlm_elsewhere and settings.vlm.backend is not None
         self.encoder = None
         self.opened = False
         # the decode's progress: the console bar, or what a caller watches (engine-serve's jobs)
@@ -186,7 +189,10 @@ class VideoRun:
         s = self.settings
         self.encoder, self.models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
         self.extra = ExtraStages(s.stages, self.encoder, self.models)
-        self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
+        if self.vlm_elsewhere:
+            self.vlm = VlmStage(s.vlm, self.vlm_config, None, None, elsewhere=True)
+        else:
+            self.vlm = VlmStage.open(s.vlm, self.vlm_config, self.models)  # a missing model fails here, before decoding
         self.shot_model, self.models["shot_detector"] = open_detector(s.detector, notice)  # may build, once
         self.shot_settings = with_learned_detector(s.shots) if self.shot_model is not None else s.shots
         self.opened = True
@@ -225,7 +231,8 @@ class VideoRun:
                 self.vlm.annotate(document, progress=self.progress)  # adds its seconds to timings.total
                 if features is not None:
                     save_features(self.out_dir, video, features)
-                write_result(document, self.out_dir, video.stem, self.views)
+                if not self.vlm_elsewhere:
+                    write_result(document, self.out_dir, video.stem, self.views)
             except BaseException:
                 remove_unfinished(self.out_dir, video)
                 raise

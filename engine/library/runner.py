@@ -2,7 +2,8 @@
 hand films to idle analysis actors, retry a film whose worker died on another actor, record each
 change in the journal, show progress across the library and end with a summary table. With
 `--series`, each folder's cross-episode pass is a job too, queued once its episodes have settled
-(`library.series`).
+(`library.series`). With --vlm, a film decoded and analysed goes on to a pool of caption actors
+(unless configs/library.yaml sets `vlm.actors: 0`), and its analysis actor takes the next film.
 
 Ray does the scheduling and placement; this module only keeps one film per actor in flight, so
 a film goes to whichever actor is idle next and a dead actor costs one film's attempt.
@@ -11,6 +12,7 @@ a film goes to whichever actor is idle next and a dead actor costs one film's at
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections import deque
@@ -21,10 +23,10 @@ from typing import Any
 from filmline.engine.cli_support import notice, say
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError, first_line
-from filmline.engine.library.cluster import joined, ray_address
+from filmline.engine.library.cluster import Placement, joined, ray_address
 from filmline.engine.library.journal import DONE, FAILED, RUNNING, Journal, identity, library_lock
 from filmline.engine.library.series import Season, Seasons, pass_identity
-from filmline.engine.library.worker import AnalysisWorker
+from filmline.engine.library.worker import CAPTIONING, AnalysisWorker, CaptionWorker
 from filmline.engine.run_outputs import features_path, remove_unfinished, result_path
 from filmline.engine.run_settings import RunSettings
 from filmline.engine.writers import Views
@@ -91,8 +93,8 @@ def run_library(args: argparse.Namespace, settings: RunSettings, views: Views, o
         passes = seasons.ready(tally.rows, journal, identities, fingerprint) if seasons is not None else []
         interrupted = False
         if todo or passes:
-            with joined(args.workers, ray_address(args), config) as (ray, workers, resources):
-                interrupted = run.dispatch(ray, min(workers, len(todo) + len(passes)), resources, todo, passes)
+            with joined(args.workers, ray_address(args), config, settings.vlm.backend) as (ray, placement):
+                interrupted = run.dispatch(ray, placement, todo, passes)
     if not args.quiet:
         _print_summary(tally, out_dir)
     if interrupted:
@@ -122,34 +124,30 @@ class _Run:
     attempts: dict[Path, int] = field(default_factory=dict)
     queue: deque = field(default_factory=deque)  # films and folders (a pass) waiting for an actor
     passes: dict[Path, Season] = field(default_factory=dict)  # the folders queued for their pass
+    captions: deque = field(default_factory=deque)  # (film, its document, its kept frames) for a caption actor
 
-    def dispatch(self, ray: Any, workers: int, resources: dict[str, float], films: list[Path],
-                 passes: list[Season]) -> bool:
-        """Run the films and passes on `workers` actors; True when interrupted (Ctrl-C)."""
-        actor_class = ray.remote(AnalysisWorker).options(**resources, max_restarts=0)
+    def dispatch(self, ray: Any, placement: Placement, films: list[Path], passes: list[Season]) -> bool:
+        """Run the films and passes on the actors; True when interrupted (Ctrl-C)."""
         self.queue.extend(films)
         for season in passes:
             self._queue_pass(season)
-        pids: dict[Any, int] = {}
-        idle: list[Any] = []
+        shared = (self.settings, self.views, self.out_dir)
+        analysers = _Pool(ray, AnalysisWorker, placement.worker, (*shared, placement.captioners > 0))
+        captioners = _Pool(ray, CaptionWorker, placement.captioner, shared)
         pending: dict[Any, tuple[Any, Path]] = {}
-
-        def start_actors(count: int) -> None:
-            actors = [actor_class.remote(self.settings, self.views, self.out_dir) for _ in range(count)]
-            for actor, (pid, failure) in zip(actors, ray.get([a.ready.remote() for a in actors])):
-                if failure is not None:
-                    raise failure  # a missing model, say: every actor would fail alike
-                pids[actor] = pid
-                idle.append(actor)
-
         try:
-            start_actors(workers)
+            analysers.start(min(placement.workers, len(self.queue)))
+            captioners.start(placement.captioners if films else 0)
             self.tally.working_since = time.monotonic()
-            while self.queue or pending:
-                while self.queue and idle:
-                    actor, job = idle.pop(), self.queue.popleft()
+            while self.queue or self.captions or pending:
+                while self.captions and captioners.idle:
+                    actor, (video, document, frames) = captioners.idle.pop(), self.captions.popleft()
+                    self.record(video, RUNNING, stage=CAPTIONING, worker_pid=captioners.pids[actor])
+                    pending[actor.caption.remote(str(video), document, frames)] = (actor, video)
+                while self.queue and analysers.idle:
+                    actor, job = analysers.idle.pop(), self.queue.popleft()
                     self.attempts[job] = self.attempts.get(job, 0) + 1
-                    self.record(job, RUNNING, worker_pid=pids[actor])
+                    self.record(job, RUNNING, worker_pid=analysers.pids[actor])
                     if job in self.passes:
                         episodes = [str(e) for e in self.passes[job].done_episodes(self.tally.rows)]
                         pending[actor.match_series.remote(episodes)] = (actor, job)
@@ -158,19 +156,22 @@ class _Run:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)  # short: Ctrl-C is felt at once
                 for ref in ready:
                     actor, job = pending.pop(ref)
+                    pool = captioners if actor in captioners.pids else analysers
                     if self._settle(ray, ref, job, running=len(pending)):
-                        idle.append(actor)
+                        pool.idle.append(actor)
                     else:  # its process died: a new actor takes its place
-                        pids.pop(actor, None)
-                        start_actors(1)
+                        pool.pids.pop(actor, None)
+                        pool.start(1)
                 if self.seasons is not None:
                     for season in self.seasons.ready(self.tally.rows, self.journal, self.identities, self.fingerprint):
                         self._queue_pass(season)
         except KeyboardInterrupt:
             for actor, job in pending.values():
                 ray.kill(actor)
+            unfinished = [job for _, job in pending.values()] + [video for video, _, _ in self.captions]
+            for job in unfinished:
                 self._clear_attempt(job)
-            running = ", ".join(job.name for _, job in pending.values())
+            running = ", ".join(job.name for job in unfinished)
             say(f"{PROG}: interrupted; {self.tally.count(DONE)} films done are in {self.out_dir}"
                 + (f"; {running} were in progress (the journal says so; their unfinished output was removed)" if running else "")
                 + "; a rerun analyses only the films not done")
@@ -206,6 +207,9 @@ class _Run:
             return False
         except ray.exceptions.RayTaskError as err:  # a bug in the engine: recorded with its message, not retried
             outcome = {"state": FAILED, "error": first_line(err.cause if err.cause is not None else err, with_type=True)}
+        if outcome["state"] == CAPTIONING:  # decoded and analysed: on to a caption actor
+            self.captions.append((job, outcome["document"], outcome["frames"]))
+            return True
         self.tally.finished_here += job not in self.passes
         if outcome["state"] != DONE:
             self.record(job, FAILED, error=outcome["error"], worker_pid=outcome.get("worker_pid"))
@@ -230,6 +234,27 @@ class _Run:
             return
         remove_unfinished(self.out_dir, job)
         _remove_temporary(self.out_dir, job)
+        for frames in self.out_dir.glob(f".{job.stem}.vlm-frames.*"):  # kept for a caption actor
+            shutil.rmtree(frames, ignore_errors=True)
+
+
+class _Pool:
+    """The actors of one kind: started with the same arguments, each idle or busy."""
+
+    def __init__(self, ray: Any, kind: type, resources: dict[str, float], arguments: tuple) -> None:
+        self.ray = ray
+        self.actor_class = ray.remote(kind).options(**resources, max_restarts=0)
+        self.arguments = arguments
+        self.pids: dict[Any, int] = {}
+        self.idle: list[Any] = []
+
+    def start(self, count: int) -> None:
+        actors = [self.actor_class.remote(*self.arguments) for _ in range(count)]
+        for actor, (pid, failure) in zip(actors, self.ray.get([a.ready.remote() for a in actors])):
+            if failure is not None:
+                raise failure  # a missing model, say: every actor would fail alike
+            self.pids[actor] = pid
+            self.idle.append(actor)
 
 
 def _remove_temporary(out_dir: Path, video: Path) -> None:

@@ -1,6 +1,8 @@
-"""The analysis actor: a `VideoRun` whose models are opened once, in the actor's process (which
-also decodes: NVDEC on its GPU), then one film at a time, its result written into the output
-folder by the actor as soon as it is done."""
+"""The library's actors. The analysis actor: a `VideoRun` whose models are opened once, in the
+actor's process (which also decodes: NVDEC on its GPU), then one film at a time, its result
+written into the output folder by the actor as soon as it is done. With --vlm in its own pool,
+the analysis actor keeps the film's frames and hands its result to a caption actor, which holds
+the vision-language model, adds the answers and writes the result."""
 
 from __future__ import annotations
 
@@ -13,17 +15,20 @@ from filmline.engine.run_settings import RunSettings
 from filmline.engine.writers import Views
 
 
+CAPTIONING = "captioning"  # an analysis actor's film waiting for a caption actor
+
+
 class AnalysisWorker:
     """Made a Ray actor by the runner (`ray.remote(AnalysisWorker)`), so this module needs no Ray."""
 
-    def __init__(self, settings: RunSettings, views: Views, out_dir: Path) -> None:
+    def __init__(self, settings: RunSettings, views: Views, out_dir: Path, vlm_elsewhere: bool) -> None:
         from filmline.engine.cli_support import set_quiet
         from filmline.engine.video_run import Ledger, VideoRun
 
         set_quiet(True)  # the driver tells the user what happened; an actor's notes would go to Ray's logs
         self.out_dir = out_dir
         self.failure: EngineError | None = None
-        self.video_run = VideoRun(settings, views, out_dir, False, Ledger([], out_dir))
+        self.video_run = VideoRun(settings, views, out_dir, False, Ledger([], out_dir), vlm_elsewhere=vlm_elsewhere)
         try:
             self.video_run.open_models()
         except EngineError as err:  # handed to the driver by `ready`, which stops the run with it
@@ -35,7 +40,8 @@ class AnalysisWorker:
 
     def analyse(self, video: str) -> dict[str, Any]:
         """One film: `{"state": "done", "row": ...}` or `{"state": "failed", "error": line}` for
-        a film that cannot be analysed (bad input is not retried; a dead worker is, by the driver)."""
+        a film that cannot be analysed (bad input is not retried; a dead worker is, by the driver),
+        or, with the captions elsewhere, `{"state": "captioning", "document": ..., "frames": folder}`."""
         from filmline.engine.video_run import summary_row
 
         path = Path(video)
@@ -43,6 +49,9 @@ class AnalysisWorker:
             document, _ = self.video_run.analyse_one(path)
         except EngineError as err:
             return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
+        if self.video_run.vlm_elsewhere:
+            kept = self.video_run.vlm.kept
+            return {"state": CAPTIONING, "document": document, "frames": kept and str(kept), "worker_pid": os.getpid()}
         return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}
 
     def match_series(self, episodes: list[str]) -> dict[str, Any]:
@@ -69,3 +78,40 @@ class AnalysisWorker:
         found = {kind: sum(1 for d in documents if (d.get(kind) or {}).get("method") == "cross_episode")
                  for kind in KINDS}
         return {"state": "done", "row": {"episodes": len(paths), **found}, "worker_pid": os.getpid()}
+
+
+class CaptionWorker:
+    """The vision-language model in its own actor (`vlm` in configs/library.yaml): it answers
+    for films an analysis actor has decoded, from the frames that actor kept, and writes their results."""
+
+    def __init__(self, settings: RunSettings, views: Views, out_dir: Path) -> None:
+        from filmline.engine.cli_support import set_quiet
+        from filmline.engine.vlm.config import VlmConfig
+        from filmline.engine.vlm.stage import VlmStage
+
+        set_quiet(True)
+        self.views = views
+        self.out_dir = out_dir
+        self.models: dict[str, Any] = {"skipped": []}
+        self.failure: EngineError | None = None
+        try:
+            self.stage = VlmStage.open(settings.vlm, VlmConfig.load(settings.vlm.config_path), self.models)
+        except EngineError as err:  # a model that cannot be loaded: handed to the driver by `ready`
+            self.failure = err
+
+    def ready(self) -> tuple[int, EngineError | None]:
+        return os.getpid(), self.failure
+
+    def caption(self, video: str, document: dict[str, Any], frames: str | None) -> dict[str, Any]:
+        """The answers into the film's result, which is written now; the outcome as `analyse` gives it."""
+        from filmline.engine.video_run import summary_row
+        from filmline.engine.writers import write_result
+
+        path = Path(video)
+        document["models"]["vlm"] = self.models["vlm"]
+        try:
+            self.stage.annotate_kept(document, self.out_dir, Path(frames) if frames else None)
+            write_result(document, self.out_dir, path.stem, self.views)
+        except EngineError as err:
+            return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
+        return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}

@@ -46,9 +46,14 @@ class _Asked:
 
 
 class VlmStage:
-    def __init__(self, options: VlmOptions, config: VlmConfig, backend: VlmBackend | None, skip_reason: str | None) -> None:
+    def __init__(self, options: VlmOptions, config: VlmConfig, backend: VlmBackend | None, skip_reason: str | None,
+                 *, elsewhere: bool = False) -> None:
         self.options = options
         self.config = config
+        # the model runs in another process (a library's caption actors): this stage only keeps the
+        # frames, `kept` names their folder after each video, and `annotate_kept` runs there
+        self.elsewhere = elsewhere
+        self.kept: Path | None = None
         self.inner = backend
         self.backend = CachedVlm(backend, AnswerCache()) if backend is not None else None
         self.skip_reason = skip_reason
@@ -83,18 +88,34 @@ class VlmStage:
         rates = {fps} if any(t in tasks for t in SHOT_TASKS) else set()
         if trigger_fps is not None and "triggers" in tasks:
             rates.add(trigger_fps)
-        if self.backend is None or not rates:
+        self.kept = None
+        if (self.backend is None and not self.elsewhere) or not rates:
             yield []
             return
         self._frames = VlmFrames(out_dir, stem, self.config.image_width, self.config.jpeg_quality)
         try:
             yield [self._frames.tap(rate) for rate in sorted(rates)]
+            if self.elsewhere:
+                self._frames.close()
+                self.kept = self._frames.folder
+        finally:
+            if self.kept is None:
+                self._frames.discard()
+            self._frames = None
+
+    def annotate_kept(self, document: dict[str, Any], out_dir: Path, folder: Path | None) -> None:
+        """`annotate` on the frames another process kept in `folder` (`elsewhere`), deleted after."""
+        self._frames = VlmFrames(out_dir, "", self.config.image_width, self.config.jpeg_quality, folder=folder)
+        try:
+            self.annotate(document)
         finally:
             self._frames.discard()
             self._frames = None
 
     def annotate(self, document: dict[str, Any], *, progress: bool | None = None) -> None:
         """Run the tasks on one video's result document (inside `video`) and write their fields."""
+        if self.elsewhere:
+            return
         document["summary"] = None
         document["action_profile"] = None
         if self.backend is None:
