@@ -18,6 +18,7 @@ import pytest
 from filmline.benchmarks.synthetic import Shot, write_film
 from filmline.engine.cli import main as engine_run
 from filmline.engine.library.journal import JOURNAL, library_lock
+from tests.chat_server import ChatServer, Received, Reply, chat_server, completion  # noqa: F401
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'filmline[cluster]'")
 
@@ -25,10 +26,13 @@ CHEAP = ["--detector", "cheap", "--backend", "none", "--quiet"]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One Ray instance for the whole file (starting one costs seconds); engine-run joins it."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+def local_ray(tmp_path_factory: pytest.TempPathFactory):
+    """One Ray instance for the whole file (starting one costs seconds); engine-run joins it. Its
+    actors keep what they cache (the answers of the vision-language model) in a home of their own."""
+    home = str(tmp_path_factory.mktemp("actors-home"))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"ENGINE_HOME": home, "HF_HUB_OFFLINE": "1"}})
+    yield Path(home)
     ray.shutdown()
 
 
@@ -137,6 +141,38 @@ def test_a_bad_file_is_recorded_failed_at_once_and_the_others_done(films: list[P
     assert len(_journal(out)) == lines
     assert engine_run([*args, "--retry-failed"]) == 2  # ... unless asked
     assert _last_states(out)["bad.mkv"]["attempts"] == 1 and len(_journal(out)) == lines + 2
+
+
+def _answers(request: Received, nth: int) -> Reply:
+    if request.body.get("logprobs"):
+        return completion("Pursuit", top_logprobs=[("Pursuit", -0.5), ("F", -1.2), ("none", -3.0)])
+    return completion(f"A chase seen in {len(request.images)} frames." if request.images else "The whole film.")
+
+
+def test_captions_run_in_their_own_actor_while_the_next_film_is_analysed(films: list[Path], chat_server: ChatServer,
+                                                                         local_ray: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_HOME", str(local_ray))  # the actors' home: the same notes on missing models
+    chat_server.responder = _answers
+    two = [str(film) for film in films[:2]]
+    flags = [*CHEAP, "--fps", "5", "--vlm", "openai", "--vlm-url", chat_server.url, "--vlm-model", "test-model",
+             "--vlm-tasks", "actions,captions"]
+    assert engine_run([*two, "--out", str(tmp_path / "lib"), "--workers", "1", *flags]) == 0
+    assert chat_server.requests  # the caption actor asked the model (the sequential run then finds its answers cached)
+    assert engine_run([*two, "--out", str(tmp_path / "seq"), *flags]) == 0
+    for film in films[:2]:
+        seq, lib = (json.loads((tmp_path / out / f"{film.stem}.json").read_text()) for out in ("seq", "lib"))
+        assert any(shot["caption"] for shot in seq["shots"]) and seq["summary"] == "The whole film."
+        for key in ("shots", "summary", "action_profile", "models"):
+            assert lib[key] == seq[key]
+        assert (lib["vlm"]["status"], lib["vlm"]["shots"]) == (seq["vlm"]["status"], seq["vlm"]["shots"])
+    assert not list((tmp_path / "lib").glob(".*vlm-frames*"))  # the kept frames are gone
+    entries = [(Path(e["path"]).name, e["state"], e.get("stage"), e.get("worker_pid")) for e in _journal(tmp_path / "lib")]
+    analysers = {pid for _, state, stage, pid in entries if state == "in progress" and stage is None}
+    captioners = {pid for _, _, stage, pid in entries if stage == "captioning"}
+    assert len(analysers) == len(captioners) == 1 and analysers != captioners
+    first, second = (Path(film).name for film in two)  # the second film is analysed while the first is captioned
+    assert entries.index((second, "in progress", None, *analysers)) < entries.index((first, "done", None, *captioners))
 
 
 def test_a_second_run_on_the_same_folder_is_refused(films: list[Path], tmp_path: Path,
