@@ -253,3 +253,11 @@ def test_series_on_ray_refuses_a_folder_with_one_episode(seasons: Path, tmp_path
     assert engine_run([str(lone), str(seasons / "s2"), "--series", "--out", str(tmp_path), "--workers", "1", *CHEAP]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{lone.parent} has one episode" in err[0]
+
+
+def test_more_actors_than_ray_has_room_for_is_one_line(films: list[Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    vlm = ["--vlm", "openai", "--vlm-url", "http://127.0.0.1:9/v1", "--vlm-model", "m"]  # never asked: nothing starts
+    assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "2", *CHEAP, *vlm]) == 2
+    assert capsys.readouterr().err.strip() == ("engine-run: 2 analysis actors and 1 caption actor ask for 3 CPUs and "
+                                               "Ray has 2; lower --workers or num_cpus in configs/library.yaml")

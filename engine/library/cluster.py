@@ -92,11 +92,14 @@ def _place(ray: ModuleType, workers: int | None, config: dict[str, Any], caption
         worker["num_gpus"] = min(worker["num_gpus"], left / workers)
     cpus = workers * worker["num_cpus"] + captioners * captioner["num_cpus"]
     if cpus > resources.get("CPU", 0.0):
-        raise BadInputError(
-            f"{workers} analysis actors{f' and {captioners} caption actors' if captioners else ''} ask for {cpus:g} "
-            f"CPUs and Ray has {resources.get('CPU', 0.0):g}; lower --workers or num_cpus in configs/library.yaml"
-        )
+        actors = _count(workers, "analysis actor") + (f" and {_count(captioners, 'caption actor')}" if captioners else "")
+        raise BadInputError(f"{actors} ask for {cpus:g} CPUs and Ray has {resources.get('CPU', 0.0):g}; "
+                            "lower --workers or num_cpus in configs/library.yaml")
     return Placement(workers, worker, captioners, captioner)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _check_reachable(address: str, timeout: float) -> None:

@@ -104,6 +104,7 @@ class CaptionWorker:
 
     def caption(self, video: str, document: dict[str, Any], frames: str | None) -> dict[str, Any]:
         """The answers into the film's result, which is written now; the outcome as `analyse` gives it."""
+        from filmline.engine.run_outputs import remove_unfinished
         from filmline.engine.video_run import summary_row
         from filmline.engine.writers import write_result
 
@@ -113,5 +114,6 @@ class CaptionWorker:
             self.stage.annotate_kept(document, self.out_dir, Path(frames) if frames else None)
             write_result(document, self.out_dir, path.stem, self.views)
         except EngineError as err:
+            remove_unfinished(self.out_dir, path)  # its key frames, put in place by the analysis actor
             return {"state": "failed", "error": str(err), "worker_pid": os.getpid()}
         return {"state": "done", "row": summary_row(path, document, self.out_dir, False), "worker_pid": os.getpid()}
