@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,9 @@ def measure_library(rec: Recorder, films: list[GroundTruth], repeats: int, work:
     given = {"films": [Path(p).name for p in paths], "engine-run": " ".join(FLAGS)}
     sequential: float | None = None
     for mode, flags in modes(workers).items():
-        windows, whole = [], []
+        windows, whole, loads = [], [], []
         for _ in range(repeats):
+            loads.append(os.getloadavg()[0])  # on a shared machine, how busy it was when the run began
             out = work / f"library-{mode}"
             shutil.rmtree(out, ignore_errors=True)
             command = [sys.executable, "-m", "filmline.engine.cli", *paths, "--out", str(out), "--quiet", *FLAGS, *flags]
@@ -55,7 +57,7 @@ def measure_library(rec: Recorder, films: list[GroundTruth], repeats: int, work:
         rec.add(f"library/{mode}", "films_per_hour", rate, "films/h", input=given, depends_on=("ray", "av"),
                 timing=timing, setup={"flags": " ".join(flags) or "(none)"},
                 end_to_end_films_per_hour=len(paths) / Timing(whole, 0).median * 3600,
-                vs_sequential=rate / sequential,
+                vs_sequential=rate / sequential, load_average_1min=loads, cpu_count=os.cpu_count(),
                 **({"goal_vs_sequential": 0.9 * count} if count else {}))
 
 
