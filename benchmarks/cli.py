@@ -114,7 +114,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if suite.library_films:  # a library on Ray alone: films/hour sequential vs --workers N
         library = [_step(f"film {spec.filename}", lambda: ensure_film(spec, cache / "films")) for spec in suite.library_films]
         with tempfile.TemporaryDirectory(prefix="engine-bench-") as work:
-            _step("library on Ray", lambda: measure_library(rec, library, repeats, Path(work), suite.library_workers))
+            try:
+                _step("library on Ray", lambda: measure_library(rec, library, repeats, Path(work), suite.library_workers))
+            except KeyboardInterrupt:  # the device script's time limit: keep the figures measured so far
+                rec.skip("library", "stopped: the time limit came first", "run the suite with more time")
         return _finish(out, suite, command, started, clock, info, rec, warmup, repeats, None, [])
     films = [_step(f"film {spec.filename}", lambda: ensure_film(spec, cache / "films")) for spec in suite.films]
     if args.real_encoder:
