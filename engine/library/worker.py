@@ -33,6 +33,7 @@ class AnalysisWorker:
             self.video_run.open_models()
         except EngineError as err:  # handed to the driver by `ready`, which stops the run with it
             self.failure = err
+        import filmline.engine.pipeline  # noqa: F401  (seconds of imports the first film would pay, while Ray starts the others)
 
     def ready(self) -> tuple[int, EngineError | None]:
         """This actor's process id (the journal names who holds a film) and why it cannot work."""
