@@ -15,6 +15,10 @@
   clips of the data folder (`--data`, default `../shared/data`) and synthetic traps (fast
   motion over real textures, flashes, wipes, short shots); F1 at 0/1/2 frames and gradual spans.
   A few minutes on 2 cores.
+- `library`: four one-minute 480p films as a library, films per hour for the sequential
+  `engine-run` loop and `--workers 1` and `2` (`benchmarks.library_bench`). A few minutes on 2 cores.
+- `library-gpu`: the same on a GPU machine with eight one-minute 1080p films, `--workers 1`, `2`
+  and `4` (the actors share the GPU).
 - `film-2h`: one two-hour 480p film (written once with x264 ultrafast, about 30 min on 2
   cores), end to end and side by side; run by hand.
 
@@ -79,7 +83,8 @@ class Suite:
     transnetv2: bool = True  # the TransNetV2 figure (benchmarks.transnetv2_bench; exports the model once)
     vlm_model: str = "random:tiny"  # benchmarks.vlm_bench: a folder, a hub id or random:SHAPE
     vlm_prompts: int = 4  # prompts per vision-language figure
-    library: bool = True  # films/hour sequential vs --workers 1 and 2 (benchmarks.library_bench; Ray starts cost seconds)
+    library_films: tuple[FilmSpec, ...] = ()  # films/hour sequential vs --workers N (benchmarks.library_bench)
+    library_workers: tuple[int, ...] = (1, 2)  # the N of those figures
 
 
 _CPU_FILMS = (
@@ -90,14 +95,19 @@ _CPU_FILMS = (
 # Ten one-minute parts written in parallel and joined (`benchmarks.long_film`): MP4 for exact times.
 _LONG_FILM = FilmSpec("film-10min-1080p-h264", 600, "1080p", "24", "h264", "mp4", seed=6)
 
+# Libraries: equal films, as many as the most workers times two, long enough that a film's cost
+# outweighs the per-film overhead (each written once, then cached).
+_LIBRARY_FILMS = tuple(FilmSpec(f"library-{i}-60s-480p", 60, "480p", "25", seed=20 + i) for i in range(4))
+_LIBRARY_GPU_FILMS = tuple(FilmSpec(f"library-{i}-60s-1080p", 60, "1080p", "24", "h264", "mp4", seed=30 + i,
+                                    preset="ultrafast") for i in range(8))
+
 SUITES = {
     suite.name: suite
     for suite in (
         Suite("smoke", "one 14 s 320x180 film with every transition and hard negative, tiny encoder; checks the "
               "harness end to end, its numbers say little",
               (FilmSpec("smoke-dense", 8, (320, 180), "25", "h264", "mkv", seed=11, dense=True),),
-              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1, transnetv2=False,
-              library=False),
+              encoder="tiny", encoder_batch=16, warmup=1, repeats=3, vlm_prompts=1, transnetv2=False),
         Suite("cpu", "480p/720p/1080p films (H.264 and HEVC, MKV and MP4), SigLIP-base-sized encoder on the CPU",
               _CPU_FILMS, encoder="base", encoder_batch=8, warmup=1, repeats=3,
               season=SeasonSpec("season-2x36s-480p", 2, 36, 8, 6, with_encoder=False)),
@@ -109,12 +119,19 @@ SUITES = {
               "model with random weights (transformers, fp16 on the GPU; --vlm-model for another)",
               (), encoder="tiny", encoder_batch=1, warmup=1, repeats=3,
               vlm_model="random:llava-1.5-7b", vlm_prompts=32),
+        Suite("library", "films/hour of a library of four one-minute 480p H.264 films: the sequential engine-run "
+              "loop vs --workers 1 and 2 on a local Ray (cheap pass: decode-bound), once the work is under way",
+              (), encoder="tiny", encoder_batch=1, warmup=0, repeats=2, library_films=_LIBRARY_FILMS),
+        Suite("library-gpu", "films/hour of a library of eight one-minute 1080p H.264 films: the sequential loop vs "
+              "--workers 1, 2 and 4 analysis actors sharing the GPU (NVDEC where it decodes the film)",
+              (), encoder="tiny", encoder_batch=1, warmup=0, repeats=1, needs_gpu=True,
+              library_films=_LIBRARY_GPU_FILMS, library_workers=(1, 2, 4)),
         Suite("shots", "shot accuracy on real clips (--data) and synthetic traps: engine-run's detectors beside "
               "PySceneDetect adaptive/content and the TransNetV2 reference, F1 at 0/1/2 frames and gradual spans",
               (), encoder="tiny", encoder_batch=1, warmup=0, repeats=1, vlm_prompts=0),
         Suite("film-2h", "one two-hour 480p H.264 film end to end and side by side, plus a synthetic season",
               (FilmSpec("film-2h-480p", 7200, "480p", "25", "h264", "mkv", seed=5, preset="ultrafast"),),
-              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0, library=False,
+              encoder="base", encoder_batch=32, warmup=0, repeats=1, stage_films=0, vlm_prompts=0,
               season=SeasonSpec("season-20min-480p", 3, 1200, 60, 30)),
     )
 }

@@ -123,10 +123,8 @@ def run(args: argparse.Namespace) -> int:
         if args.workers is not None and args.workers < 1:
             raise BadInputError(f"--workers {args.workers}: a library needs at least one worker; pass 1 or more")
         require_ray()
-        if args.series:
-            raise BadInputError("--series runs on one machine for now; leave out --workers and --ray-address")
     out_dir = _prepare_out_dir(args.out)
-    inputs = expand_inputs(args.videos, recursive=not args.series)
+    inputs = expand_inputs(args.videos, recursive=cluster or not args.series)  # on Ray, --series groups by folder
     if not inputs.videos:
         *others, last = inputs.missing or ["no video to analyse among the paths given"]
         for line in others:

@@ -1,5 +1,5 @@
 """What `engine-run`'s positional arguments stand for: video files, folders (searched
-recursively; with `--series` only the folder itself, the episodes of one series), globs, and list
+recursively; with `--series` on one machine only the folder itself, the episodes of one series), globs, and list
 files (`@list.txt`: one path per line, `#` comments, paths relative to the list's folder).
 
 A path that does not exist is reported, not fatal: the run goes on with the rest (an archive's

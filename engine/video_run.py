@@ -9,6 +9,7 @@ say exactly what was kept.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +112,23 @@ def skip_note(entry: dict[str, str]) -> str:
     return f"note: {entry['stage']} skipped: {entry['reason']}; enable with {entry['fix']}"
 
 
+@dataclass(frozen=True)
+class CaptionJob:
+    """A video analysed by a library's analysis actor, for a caption actor to finish: the stages'
+    sections, the run record, the seconds spent so far and the folder of the frames kept."""
+
+    sections: Any  # engine.sections.Sections, less the vision-language answers
+    record: dict[str, Any]
+    seconds: float
+    frames: Path | None
+
+
 class VideoRun:
     """The models of one run, opened once (only when some video needs analysing), and the
     analysis of each video."""
 
     def __init__(self, settings: RunSettings, views: Views, out_dir: Path, progress: bool | None,
-                 ledger: Ledger, frame_progress: type | None = None) -> None:
+                 ledger: Ledger, frame_progress: type | None = None, *, vlm_elsewhere: bool = False) -> None:
         from filmline.engine.progress import FrameProgress
         from filmline.engine.vlm.config import VlmConfig
 
@@ -130,6 +142,10 @@ class VideoRun:
         self.series = settings.stages.series
         self.shots: Any = None  # engine.shot_stage.ShotStage, which runs the decode
         self.stages: list = []  # engine.stage.Stage, in the order they finish
+        # --vlm on a library's caption actors: a video's frames are kept for them and its result is
+        # theirs to write (`caption_job` after each video)
+        self.vlm_elsewhere = vlm_elsewhere and settings.vlm.backend is not None
+        self.caption_job: CaptionJob | None = None
         self.opened = False
         # the decode's progress: the console bar, or what a caller watches (engine-serve's jobs)
         self.frame_progress = frame_progress or FrameProgress
@@ -208,8 +224,11 @@ class VideoRun:
         s = self.settings
         encoder, encoder_models = open_encoder(s.model, s.backend, s.weights, s.batch_size, s.precision)
         triggers, intro, series = open_extra_stages(s.stages, encoder)
-        vlm = VlmStage.open(s.vlm, self.vlm_config, fps=s.shots.fps, trigger_fps=triggers.fps,
-                            progress=self.progress)  # a missing model fails here, before decoding
+        if self.vlm_elsewhere:
+            vlm = VlmStage.keeper(s.vlm, self.vlm_config, fps=s.shots.fps, trigger_fps=triggers.fps)
+        else:
+            vlm = VlmStage.open(s.vlm, self.vlm_config, fps=s.shots.fps, trigger_fps=triggers.fps,
+                                progress=self.progress)  # a missing model fails here, before decoding
         detector = cheap_detector(s.detector, notice)
         shot_model = None
         if detector is None:
@@ -245,11 +264,15 @@ class VideoRun:
                 if analysis.truncated:
                     notice(f"warning: {video} looks truncated; the result covers its first {analysis.end_seconds:.1f} s")
                 done = finish_stages(self.stages)
-                document = build_document(video, done, record, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                document = build_document(video, done, record, seconds)
                 features = done.series_features.features if done.series_features is not None else None
                 if features is not None:
                     save_features(self.out_dir, video, features)
-                write_result(document, self.out_dir, video.stem, self.views)
+                if self.vlm_elsewhere:
+                    self.caption_job = CaptionJob(done, record, seconds, self.stages[-1].kept)
+                else:
+                    write_result(document, self.out_dir, video.stem, self.views)
             except BaseException:
                 remove_unfinished(self.out_dir, video)
                 raise

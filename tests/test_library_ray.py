@@ -18,6 +18,7 @@ import pytest
 from filmline.benchmarks.synthetic import Shot, write_film
 from filmline.engine.cli import main as engine_run
 from filmline.engine.library.journal import JOURNAL, library_lock
+from tests.chat_server import ChatServer, Received, Reply, chat_server, completion  # noqa: F401
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'filmline[cluster]'")
 
@@ -25,10 +26,13 @@ CHEAP = ["--detector", "cheap", "--backend", "none", "--quiet"]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One Ray instance for the whole file (starting one costs seconds); engine-run joins it."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+def local_ray(tmp_path_factory: pytest.TempPathFactory):
+    """One Ray instance for the whole file (starting one costs seconds); engine-run joins it. Its
+    actors keep what they cache (the answers of the vision-language model) in a home of their own."""
+    home = str(tmp_path_factory.mktemp("actors-home"))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"ENGINE_HOME": home, "HF_HUB_OFFLINE": "1"}})
+    yield Path(home)
     ray.shutdown()
 
 
@@ -139,6 +143,38 @@ def test_a_bad_file_is_recorded_failed_at_once_and_the_others_done(films: list[P
     assert _last_states(out)["bad.mkv"]["attempts"] == 1 and len(_journal(out)) == lines + 2
 
 
+def _answers(request: Received, nth: int) -> Reply:
+    if request.body.get("logprobs"):
+        return completion("Pursuit", top_logprobs=[("Pursuit", -0.5), ("F", -1.2), ("none", -3.0)])
+    return completion(f"A chase seen in {len(request.images)} frames." if request.images else "The whole film.")
+
+
+def test_captions_run_in_their_own_actor_while_the_next_film_is_analysed(films: list[Path], chat_server: ChatServer,
+                                                                         local_ray: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_HOME", str(local_ray))  # the actors' home: the same notes on missing models
+    chat_server.responder = _answers
+    two = [str(film) for film in films[:2]]
+    flags = [*CHEAP, "--fps", "5", "--vlm", "openai", "--vlm-url", chat_server.url, "--vlm-model", "test-model",
+             "--vlm-tasks", "actions,captions"]
+    assert engine_run([*two, "--out", str(tmp_path / "lib"), "--workers", "1", *flags]) == 0
+    assert chat_server.requests  # the caption actor asked the model (the sequential run then finds its answers cached)
+    assert engine_run([*two, "--out", str(tmp_path / "seq"), *flags]) == 0
+    for film in films[:2]:
+        seq, lib = (json.loads((tmp_path / out / f"{film.stem}.json").read_text()) for out in ("seq", "lib"))
+        assert any(shot["caption"] for shot in seq["shots"]) and seq["summary"] == "The whole film."
+        for key in ("shots", "summary", "action_profile", "models"):
+            assert lib[key] == seq[key]
+        assert (lib["vlm"]["status"], lib["vlm"]["shots"]) == (seq["vlm"]["status"], seq["vlm"]["shots"])
+    assert not list((tmp_path / "lib").glob(".*vlm-frames*"))  # the kept frames are gone
+    entries = [(Path(e["path"]).name, e["state"], e.get("stage"), e.get("worker_pid")) for e in _journal(tmp_path / "lib")]
+    analysers = {pid for _, state, stage, pid in entries if state == "in progress" and stage is None}
+    captioners = {pid for _, _, stage, pid in entries if stage == "captioning"}
+    assert len(analysers) == len(captioners) == 1 and analysers != captioners
+    first, second = (Path(film).name for film in two)  # the second film is analysed while the first is captioned
+    assert entries.index((second, "in progress", None, *analysers)) < entries.index((first, "done", None, *captioners))
+
+
 def test_a_second_run_on_the_same_folder_is_refused(films: list[Path], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     with library_lock(tmp_path):  # the first run, holding the folder
@@ -169,3 +205,59 @@ def test_no_workers_is_one_line(films: list[Path], tmp_path: Path, capsys: pytes
     assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "0", *CHEAP]) == 2
     assert capsys.readouterr().err.strip() == ("engine-run: --workers 0: a library needs at least one worker; "
                                                "pass 1 or more")
+
+
+@pytest.fixture(scope="module")
+def seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library of two seasons, a folder each, three 40 s episodes with their own intro and credits."""
+    from filmline.benchmarks.synthetic_series import write_series
+
+    library = tmp_path_factory.mktemp("shows")
+    for season, seed in (("s1", 3), ("s2", 4)):
+        for truth in write_series(library / season, episodes=3, intro_seconds=10, credits_seconds=8,
+                                  episode_seconds=40, cold_open_seconds=5, seed=seed):
+            path = Path(truth.path)
+            path.rename(path.with_name(f"{season}{path.name}"))  # one output folder: stems must differ
+    return library
+
+
+def _series_fields(out: Path) -> dict[str, tuple]:
+    documents = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    return {stem: (d["series"], d["intro"], d["credits"]) for stem, d in documents.items()}
+
+
+def test_series_on_ray_compares_each_folder_and_a_rerun_adds_only_what_is_missing(seasons: Path, tmp_path: Path) -> None:
+    for season in ("s1", "s2"):  # the sequential run, one season at a time
+        assert engine_run([str(seasons / season), "--series", "--out", str(tmp_path / "seq"), *CHEAP]) == 0
+    out = tmp_path / "lib"
+    args = [str(seasons), "--series", "--out", str(out), "--workers", "2", *CHEAP]
+    assert engine_run(args) == 0
+    expected = _series_fields(tmp_path / "seq")
+    assert len(expected) == 6 and all(fields[0]["episodes"] == 3 and fields[1] for fields in expected.values())
+    assert _series_fields(out) == expected
+    passes = {Path(e["path"]).name: e for e in _journal(out) if e["state"] == "done" and "episodes" in e}
+    assert sorted(passes) == ["s1", "s2"]
+
+    lines = len(_journal(out))
+    assert engine_run(args) == 0  # everything done: nothing runs again
+    assert len(_journal(out)) == lines
+    (out / "s2episode_02.json").unlink()
+    assert engine_run(args) == 0  # the lost result is made again, and its season compared again
+    assert {Path(e["path"]).name for e in _journal(out)[lines:]} == {"s2episode_02.mkv", "s2"}
+    assert _series_fields(out) == expected
+
+
+def test_series_on_ray_refuses_a_folder_with_one_episode(seasons: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    lone = seasons / "s1" / "s1episode_01.mkv"
+    assert engine_run([str(lone), str(seasons / "s2"), "--series", "--out", str(tmp_path), "--workers", "1", *CHEAP]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{lone.parent} has one episode" in err[0]
+
+
+def test_more_actors_than_ray_has_room_for_is_one_line(films: list[Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    vlm = ["--vlm", "openai", "--vlm-url", "http://127.0.0.1:9/v1", "--vlm-model", "m"]  # never asked: nothing starts
+    assert engine_run([str(films[0]), "--out", str(tmp_path), "--workers", "2", *CHEAP, *vlm]) == 2
+    assert capsys.readouterr().err.strip() == ("engine-run: 2 analysis actors and 1 caption actor ask for 3 CPUs and "
+                                               "Ray has 2; lower --workers or num_cpus in configs/library.yaml")

@@ -1,5 +1,5 @@
 """Joining Ray: a local instance for `--workers N`, an existing cluster for `--ray-address` (or
-`RAY_ADDRESS`), and how many analysis actors fit on it. Ray is optional: asking for it without it
+`RAY_ADDRESS`), and how many analysis (and caption) actors fit on it. Ray is optional: asking for it without it
 installed is one line with the install command."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -35,9 +36,20 @@ def require_ray() -> ModuleType:
     return ray
 
 
+@dataclass(frozen=True)
+class Placement:
+    """How many actors of each pool to start, and what each asks Ray for (`num_cpus`, `num_gpus`)."""
+
+    workers: int  # analysis actors
+    worker: dict[str, float]
+    captioners: int  # caption actors (--vlm in its own pool; 0: the analysis actors caption)
+    captioner: dict[str, float]
+
+
 @contextmanager
-def joined(workers: int | None, address: str | None, config: dict[str, Any]) -> Iterator[tuple[ModuleType, int, dict[str, float]]]:
-    """Ray, the number of analysis actors to start, and the resources each asks for.
+def joined(workers: int | None, address: str | None, config: dict[str, Any],
+           vlm_backend: str | None) -> Iterator[tuple[ModuleType, Placement]]:
+    """Ray and the actors to start on it.
 
     An instance this process already joined (a notebook, a test) is used as it is; one started
     here is shut down on the way out. The dashboard of a local instance is off (never exposed
@@ -46,22 +58,48 @@ def joined(workers: int | None, address: str | None, config: dict[str, Any]) -> 
     ray = require_ray()
     if address is not None and address not in ("auto", "local"):
         _check_reachable(address, config["connect_timeout_seconds"])
+    captioners = config["vlm"]["actors"] if vlm_backend is not None else 0
     started = not ray.is_initialized()
     if started and address is not None:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     elif started:
-        ray.init(address="local", num_cpus=(workers or 1) * config["actor"]["num_cpus"],
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        cpus = (workers or 1) * config["actor"]["num_cpus"] + captioners * config["vlm"]["num_cpus"]
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
-        resources = ray.cluster_resources()
-        gpus = resources.get("GPU", 0.0)
-        per_actor = {"num_cpus": config["actor"]["num_cpus"], "num_gpus": config["actor"]["num_gpus"] if gpus else 0}
-        if workers is None:  # a cluster: one actor per GPU share, else one per CPU node
-            workers = int(gpus // per_actor["num_gpus"]) if gpus else len([n for n in ray.nodes() if n["Alive"]])
-        yield ray, max(1, workers), per_actor
+        yield ray, _place(ray, workers, config, captioners, vlm_backend)
     finally:
         if started:
             ray.shutdown()
+
+
+def _place(ray: ModuleType, workers: int | None, config: dict[str, Any], captioners: int,
+           vlm_backend: str | None) -> Placement:
+    """One analysis actor per GPU share (after the caption actors' shares), or one per CPU node;
+    `--workers N` actors share the GPUs there are. Asking for more than the cluster has is one
+    line, not a wait without end."""
+    resources = ray.cluster_resources()
+    gpus = resources.get("GPU", 0.0)
+    worker = {"num_cpus": config["actor"]["num_cpus"], "num_gpus": config["actor"]["num_gpus"] if gpus else 0}
+    captioner = {"num_cpus": config["vlm"]["num_cpus"],
+                 "num_gpus": config["vlm"]["num_gpus"] if gpus and vlm_backend != "openai" else 0}
+    left = gpus - captioners * captioner["num_gpus"]
+    if gpus and left <= 0:
+        raise BadInputError(f"the {captioners} caption actors ask for all {gpus:g} GPUs, leaving none to analyse; "
+                            "lower vlm.num_gpus or vlm.actors in configs/library.yaml")
+    if workers is None:  # a cluster
+        workers = max(1, int(left // worker["num_gpus"]) if gpus else len([n for n in ray.nodes() if n["Alive"]]))
+    elif gpus:
+        worker["num_gpus"] = min(worker["num_gpus"], left / workers)
+    cpus = workers * worker["num_cpus"] + captioners * captioner["num_cpus"]
+    if cpus > resources.get("CPU", 0.0):
+        actors = _count(workers, "analysis actor") + (f" and {_count(captioners, 'caption actor')}" if captioners else "")
+        raise BadInputError(f"{actors} ask for {cpus:g} CPUs and Ray has {resources.get('CPU', 0.0):g}; "
+                            "lower --workers or num_cpus in configs/library.yaml")
+    return Placement(workers, worker, captioners, captioner)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _check_reachable(address: str, timeout: float) -> None:

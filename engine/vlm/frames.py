@@ -36,16 +36,18 @@ MAX_PENDING_WRITES = 16  # frames waiting for the writer: at 672x378, about 12 M
 class VlmFrames:
     """Frames of one video saved for the model, by frame index."""
 
-    def __init__(self, out_dir: Path, stem: str, width: int, quality: int) -> None:
+    def __init__(self, out_dir: Path, stem: str, width: int, quality: int, *, folder: Path | None = None) -> None:
+        """A new hidden folder, or `folder`: the frames another process kept (a library's caption actor)."""
         try:
-            self.folder = Path(tempfile.mkdtemp(prefix=f".{stem}.vlm-frames.", dir=out_dir))
+            self.folder = folder or Path(tempfile.mkdtemp(prefix=f".{stem}.vlm-frames.", dir=out_dir))
         except OSError as err:
             raise OutputError(f"cannot write to {out_dir}: {err.strerror}; choose a writable folder with --out") from err
         self.out_dir = out_dir
         self.width = width
         self.quality = quality
         self._size: tuple[int, int] | None = None
-        self._indices: list[int] = []  # sorted: taps at two rates interleave, each in time order
+        # sorted: taps at two rates interleave, each in time order
+        self._indices: list[int] = sorted(int(p.stem.removeprefix("frame_")) for p in self.folder.glob("frame_*.jpg"))
         self._writer: Consumer[tuple[np.ndarray, Path]] = Consumer(self._write, MAX_PENDING_WRITES, "vlm-frames")
 
     def tap(self, fps: float) -> "VlmFrameTap":
@@ -99,6 +101,10 @@ class VlmFrames:
         """An image under the output folder (a key-frame thumbnail)."""
         with Image.open(self.out_dir / relative) as image:
             return np.asarray(image.convert("RGB"))
+
+    def close(self) -> None:
+        """Every frame written; the folder stays for another process to read."""
+        self._wait_for_writes()
 
     def discard(self) -> None:
         self._writer.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -59,9 +60,13 @@ class _Rates:
 
 class VlmStage(Stage):
     def __init__(self, options: VlmOptions, config: VlmConfig, backend: VlmBackend | None, skip_reason: str | None,
-                 models: ModelReport, rates: _Rates, progress: bool | None) -> None:
+                 models: ModelReport, rates: _Rates, progress: bool | None, *, elsewhere: bool = False) -> None:
         self.options = options
         self.config = config
+        # the model runs in another process (a library's caption actors): this stage only keeps the
+        # frames, `kept` names their folder after each video, and `finish_kept` answers there
+        self.elsewhere = elsewhere
+        self.kept: Path | None = None
         self.inner = backend
         self.backend = CachedVlm(backend, AnswerCache()) if backend is not None else None
         self.skip_reason = skip_reason
@@ -89,6 +94,12 @@ class VlmStage(Stage):
         backend = open_backend(options, config)
         return cls(options, config, backend, None, ModelReport({"vlm": backend.describe()}), rates, progress)
 
+    @classmethod
+    def keeper(cls, options: VlmOptions, config: VlmConfig, *, fps: float, trigger_fps: float | None) -> "VlmStage":
+        """The stage of a library's analysis actor when a caption actor holds the model: it keeps
+        the frames the model will see, and hands their folder over (`kept`) instead of answering."""
+        return cls(options, config, None, None, ModelReport(), _Rates(fps, trigger_fps), None, elsewhere=True)
+
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
@@ -97,11 +108,12 @@ class VlmStage(Stage):
     def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
         """Frame taps for one video's decode; the frames are kept until `end_video`."""
         self._video = video
+        self.kept = None
         tasks = self.options.tasks
         rates = {self.rates.shots} if any(t in tasks for t in SHOT_TASKS) else set()
         if self.rates.triggers is not None and "triggers" in tasks:
             rates.add(self.rates.triggers)
-        if self.backend is None or not rates:
+        if (self.backend is None and not self.elsewhere) or not rates:
             return []
         self._frames = VlmFrames(video.out_dir, video.path.stem, self.config.image_width, self.config.jpeg_quality)
         return [self._frames.tap(rate) for rate in sorted(rates)]
@@ -113,6 +125,11 @@ class VlmStage(Stage):
 
     def finish_video(self, done: Sections) -> VlmSection:
         """The tasks on the shots and triggers the earlier stages found."""
+        if self.elsewhere:  # every frame written, and kept past `end_video` for the caption actor
+            if self._frames is not None:
+                self._frames.close()
+                self.kept, self._frames = self._frames.folder, None
+            return VlmSection({"status": "elsewhere"}, self.models)
         if self.backend is None:
             return VlmSection({"status": "skipped", "reason": self.skip_reason}, self.models)
         from filmline.engine.document import shot_entries
@@ -137,6 +154,17 @@ class VlmStage(Stage):
                 f"({', '.join(f'{k} {v}' for k, v in report['failed'].items() if v)}); see vlm_error in the result")
         report["seconds"] = spent
         return VlmSection(report, self.models, summary, profile, shot_fields, triggers, spent)
+
+    def finish_kept(self, done: Sections, video: VideoStart, folder: Path | None) -> VlmSection:
+        """`finish_video` in a caption actor, on the frames an analysis actor kept in `folder`
+        (None: it kept none); the folder is deleted after."""
+        self._video = video
+        self._frames = VlmFrames(video.out_dir, video.path.stem, self.config.image_width, self.config.jpeg_quality,
+                                 folder=folder)
+        try:
+            return self.finish_video(done)
+        finally:
+            self.end_video()
 
     # -- key shots -------------------------------------------------------------------------
 
