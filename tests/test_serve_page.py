@@ -59,3 +59,37 @@ def test_start_watch_open_report_download(page, server: Server, tmp_path) -> Non
     download.value.save_as(saved)
     assert json.loads(saved.read_text()) == document
     assert page.problems == []
+
+
+def test_upload_from_the_page(page, server: Server, tmp_path) -> None:
+    """The file input sends the video to POST /uploads and starts a job on it; a file that is not a
+    video gets the server's one line on the page and no job."""
+    film = tmp_path / "mine.mp4"
+    write_film(film, [Shot(20), Shot(24)], seed=11)
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    page.goto(server.url + "/")
+    page.wait_for_function("document.getElementById('video').options.length > 0")
+    page.select_option("#detector", "cheap")
+    page.select_option("#backend", "none")
+    page.uncheck("#triggers")
+    page.uncheck("#intro")
+    jobs_before = len(server.call("GET", "/jobs")[1])
+
+    page.set_input_files("#file", str(tmp_path / "notes.mp4"))
+    page.click("#start")
+    page.wait_for_function("document.getElementById('message').textContent.length > 0")
+    assert "decode" in page.text_content("#message")
+    assert len(server.call("GET", "/jobs")[1]) == jobs_before
+    assert page.problems == ["console: Failed to load resource: the server responded with a status of 415 (Unsupported Media Type)"]
+    page.problems.clear()
+
+    page.set_input_files("#file", str(film))
+    page.click("#start")
+    page.wait_for_function(f"document.querySelectorAll('tr[data-job]').length > {jobs_before}")
+    job = server.call("GET", "/jobs")[1][0]  # newest first
+    assert job["video"].endswith(".mp4") and job["video"] != "clip.mp4"
+    done = server.wait(job["id"], ("done", "failed"))
+    assert done["state"] == "done", done["error"]
+    assert server.call("GET", f"/jobs/{job['id']}/result")[1]["video"]["frame_count"] == 44
+    assert page.input_value("#file") == ""
+    assert page.problems == []
