@@ -61,6 +61,11 @@ class TriggerStage(Stage):
         """The rate its frames are sampled at; None when the stage does not run."""
         return self.detector.settings.fps if self.detector is not None else None
 
+    def use_options(self, options: ExtraStageOptions) -> None:
+        """The next videos' trigger rate and threshold (the model stays open)."""
+        if self.detector is not None:
+            self.detector.settings = _trigger_settings(options)
+
     def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
         if self.detector is None:
             return []
@@ -135,12 +140,17 @@ def match_series(features: list[np.ndarray]) -> list[SeriesSection]:
     return [SeriesSection(len(features), int(features[0].shape[1]), entries) for entries in found]
 
 
-def _open_triggers(options: ExtraStageOptions) -> tuple[Any, ModelReport]:
-    from filmline.engine.model_setup import open_triggers
+def _trigger_settings(options: ExtraStageOptions) -> Any:
     from filmline.engine.stages.triggers import TriggerSettings
 
     overrides = {k: v for k, v in (("fps", options.trigger_fps), ("threshold", options.trigger_threshold)) if v is not None}
-    opened = open_triggers(TriggerSettings.from_config(**overrides))  # the values are checked before any model loads
+    return TriggerSettings.from_config(**overrides)  # checks the values before any model loads
+
+
+def _open_triggers(options: ExtraStageOptions) -> tuple[Any, ModelReport]:
+    from filmline.engine.model_setup import open_triggers
+
+    opened = open_triggers(_trigger_settings(options))
     return opened.model, opened.report
 
 

@@ -9,7 +9,7 @@ say exactly what was kept.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,22 @@ class VideoRun:
             notice(f"note: decoding with PyAV: {reason}")
         return readable
 
+    def use_settings(self, settings: RunSettings) -> None:
+        """Analyse the next videos with `settings`, keeping the open models: only for settings of
+        the same `models_key` (engine-serve's jobs that differ in --fps, thresholds or decoder)."""
+        if models_key(settings) != models_key(self.settings):
+            raise ValueError("use_settings needs settings that open the same models; open a new VideoRun")
+        self.settings, self.fingerprint = settings, settings.fingerprint()
+        if self.opened:
+            from filmline.engine.model_setup import with_learned_detector
+            from filmline.engine.shot_stage import DecodeOptions
+
+            shots, triggers, vlm = self.shots, self.stages[1], self.stages[-1]
+            shots.settings = with_learned_detector(settings.shots) if shots.shot_model is not None else settings.shots
+            shots.decode_options = DecodeOptions(settings.decoder, settings.decode_sessions, settings.allow_truncated)
+            triggers.use_options(settings.stages)
+            vlm.use_rates(settings.shots.fps, triggers.fps)
+
     def open_models(self) -> None:
         """The stages of the run, each opened once: shots, triggers, intro, series features, VLM."""
         from filmline.engine.extra_stages import open_extra_stages
@@ -280,6 +296,15 @@ class VideoRun:
             for stage in self.stages:
                 stage.end_video()
         return document, features
+
+
+def models_key(settings: RunSettings) -> str:
+    """What decides the models a VideoRun opens: its settings less those only the analysis reads
+    (shot and key-frame settings, the trigger rate and threshold, the decoder)."""
+    opening = replace(
+        settings, shots=None, decoder="", decode_sessions=None, allow_truncated=False,
+        stages=replace(settings.stages, trigger_fps=None, trigger_threshold=None))
+    return opening.fingerprint()
 
 
 def match_episodes(ledger: Ledger, views: Views) -> None:

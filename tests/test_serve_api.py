@@ -169,3 +169,24 @@ def test_without_the_serve_extra_one_line(monkeypatch, capsys, library, tmp_path
     assert engine_serve(["--root", str(library[0]), "--state", str(tmp_path)]) == 3
     assert capsys.readouterr().err.strip() == (
         'engine-serve: engine-serve needs FastAPI and uvicorn (fastapi is missing): pip install "filmline[serve]"')
+
+
+def test_models_stay_open_across_jobs_that_differ_in_analysis_settings(library, tmp_path) -> None:
+    """Jobs that differ in fps, threshold or minimum shot length reuse the open models (and still
+    get their own settings); a job that asks for another stage opens the models again."""
+    root, _ = library
+    server = Server(root, tmp_path / "state", home=tmp_path / "home").start()
+    jobs = [{**CHEAP, "fps": 2}, {**CHEAP, "fps": 1, "threshold": 0.5, "min_shot": 0.5}, {**CHEAP, "triggers": True}]
+    try:
+        ids = [server.call("POST", "/jobs", {"path": "clip.mp4", "settings": settings})[1]["id"] for settings in jobs]
+        for job_id in ids:
+            assert server.wait(job_id, ("done", "failed"))["state"] == "done"
+        results = [server.call("GET", f"/jobs/{job_id}/result")[1] for job_id in ids]
+    finally:
+        process = server.process
+        server.stop()
+    opened = re.findall(r"engine-serve: job (\w+) opens its models", process.stderr.read())
+    assert opened == [ids[0], ids[2]]
+    assert [r["settings"]["fps"] for r in results[:2]] == [2, 1]
+    assert results[1]["settings"]["threshold"] == 0.5 and results[1]["settings"]["min_shot_seconds"] == 0.5
+    assert results[0]["triggers"] is None and "triggers" in {s["stage"] for s in results[2]["models"]["skipped"]}

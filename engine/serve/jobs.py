@@ -1,6 +1,7 @@
 """The service's jobs: kept in a small SQLite database in the service's folder (so jobs and results
 survive a restart) and run one at a time by one worker thread through `VideoRun`, the runner
-`engine-run` uses. Models stay open between jobs with the same settings."""
+`engine-run` uses. Models stay open between jobs whose settings open the same models (they may
+differ in fps, thresholds or decoder: `video_run.models_key`)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class Worker:
         self.store = store
         self._queue: queue.Queue[str] = queue.Queue()
         self._cancel: dict[str, threading.Event] = {}
-        self._runs: dict[str, Any] = {}  # settings fingerprint -> an open VideoRun (the last one only)
+        self._runs: dict[str, Any] = {}  # models_key -> an open VideoRun (the last one only)
         for job_id in store.in_state("running"):  # the service stopped during these
             store.update(job_id, state="interrupted",
                          error=f"the service stopped during this job; POST /jobs/{job_id}/retry runs it again")
@@ -134,8 +135,9 @@ class Worker:
                 self._cancel.pop(job_id, None)
 
     def _run(self, job_id: str, job: dict[str, Any]) -> None:
+        from filmline.engine.cli_support import notice
         from filmline.engine.run_settings import build_run_settings
-        from filmline.engine.video_run import Ledger, VideoRun
+        from filmline.engine.video_run import Ledger, VideoRun, models_key
         from filmline.engine.writers import Views, parse_formats
 
         video = Path(job["path"])
@@ -144,13 +146,15 @@ class Worker:
         out_dir.mkdir(parents=True)
         args = run_args(video, out_dir, job["settings"])
         settings = build_run_settings(args)
-        fingerprint = settings.fingerprint()
-        if fingerprint not in self._runs:
+        key = models_key(settings)
+        if key not in self._runs:
             for run in self._runs.values():
                 run.__exit__(None, None, None)
-            self._runs = {fingerprint: VideoRun(settings, Views(parse_formats(args.format), args.chapters),
-                                                out_dir, False, Ledger([video], out_dir))}
-        run = self._runs[fingerprint]
+            notice(f"engine-serve: job {job_id} opens its models")
+            self._runs = {key: VideoRun(settings, Views(parse_formats(args.format), args.chapters),
+                                        out_dir, False, Ledger([video], out_dir))}
+        run = self._runs[key]
+        run.use_settings(settings)
         run.frame_progress = _progress_for(self.store, job_id, self._cancel[job_id])
         run.analyse_into(video, out_dir)
 

@@ -100,6 +100,10 @@ class VlmStage(Stage):
         the frames the model will see, and hands their folder over (`kept`) instead of answering."""
         return cls(options, config, None, None, ModelReport(), _Rates(fps, trigger_fps), None, elsewhere=True)
 
+    def use_rates(self, fps: float, trigger_fps: float | None) -> None:
+        """The rates the next videos' frames are kept at (engine-serve's jobs differ in --fps)."""
+        self.rates = _Rates(fps, trigger_fps)
+
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
