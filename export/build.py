@@ -66,13 +66,18 @@ def _manifest(spec: ModelSpec, encoder: Encoder) -> dict[str, Any]:
         "model": spec.name,
         "family": spec.family,
         "weights": {"kind": source.kind, "source": source.location, "revision": source.revision},
-        "input": {
-            "name": INPUT_NAME,
-            "shape": ["batch", 3, encoder.image_size, encoder.image_size],
-            "image_size": encoder.image_size,
-            "mean": list(encoder.mean),
-            "std": list(encoder.std),
-        },
+        "input": pixel_input(encoder),
         "output": {"name": OUTPUT_NAME, "from": encoder_family(spec).output},
         "embedding_dim": encoder.embedding_dim,
+    }
+
+
+def pixel_input(encoder: Encoder) -> dict[str, Any]:
+    """The manifest's `input` of a model that reads normalised pixels `[batch, 3, S, S]`."""
+    return {
+        "name": INPUT_NAME,
+        "shape": ["batch", 3, encoder.image_size, encoder.image_size],
+        "image_size": encoder.image_size,
+        "mean": list(encoder.mean),
+        "std": list(encoder.std),
     }

@@ -26,8 +26,8 @@ from filmline.engine.config import read_config
 from filmline.engine.errors import MissingModelError
 from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
-from filmline.export.build import image_export
-from filmline.export.models import INPUT_NAME, OUTPUT_NAME
+from filmline.export.build import image_export, pixel_input
+from filmline.export.models import OUTPUT_NAME
 from filmline.export.pipeline import BuildRequest, BuildResult, ModelBuild, Progress, build_artifact, check_sources
 from filmline.export.validate import ParityError, Run
 
@@ -95,13 +95,7 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
             "weights": {"kind": "checkpoint", "source": str(path), "revision": report.sha256},
             "checkpoint": report.as_dict(),
             "architecture": torch_config.as_dict(),
-            "input": {
-                "name": INPUT_NAME,
-                "shape": ["batch", 3, encoder.image_size, encoder.image_size],
-                "image_size": encoder.image_size,
-                "mean": list(encoder.mean),
-                "std": list(encoder.std),
-            },
+            "input": pixel_input(encoder),
             "output": {"name": OUTPUT_NAME, "from": "visual_encoder (backbone + projection)"},
             "embedding_dim": encoder.embedding_dim,
             "head": {"runtime": "torch", "file": TORCH_FILE, "why": _HEAD_WHY},

@@ -21,7 +21,7 @@ from filmline.engine.stages.intro import IntroModel, IntroSettings
 from filmline.export.cli import main
 
 _HAS_TENSORRT = subprocess.run([sys.executable, "-c", "import tensorrt"], capture_output=True).returncode == 0
-TINY = IntroConfig(window=60, dim=32, layers=2, heads=16, feedforward=48)
+TINY = IntroConfig.from_yaml(window=60, dim=32, layers=2, heads=16, feedforward=48)
 
 
 @pytest.fixture(scope="module")

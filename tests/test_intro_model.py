@@ -13,7 +13,7 @@ TINY = dict(window=12, dim=32, layers=2, heads=16, feedforward=48)  # the intro 
 
 def _tiny(seed: int = 0, **overrides) -> IntroTransformer:
     torch.manual_seed(seed)
-    return IntroTransformer(IntroConfig(**{**TINY, **overrides})).eval()
+    return IntroTransformer(IntroConfig.from_yaml(**{**TINY, **overrides})).eval()
 
 
 def _same_output(a: IntroTransformer, b: IntroTransformer) -> bool:
@@ -55,7 +55,7 @@ def test_seed_state_dict_with_clip_tower(tmp_path):
     state["clip.visual.conv1.weight"] = torch.zeros(4, 3, 2, 2)
     torch.save(state, tmp_path / "seed.pth")
     loaded = load_checkpoint(tmp_path / "seed.pth")
-    assert loaded.model.config == IntroConfig(**TINY)  # sizes from the shapes, heads from the YAML
+    assert loaded.model.config == IntroConfig.from_yaml(**TINY)  # sizes from the shapes, heads from the YAML
     assert loaded.embedder == "clip-b32" and loaded.metrics == {}
     assert any("CLIP tower" in note for note in loaded.notes)
     assert _same_output(model, loaded.model)

@@ -15,7 +15,7 @@ from filmline.engine.stages.shots import EmbeddingTable
 
 SETTINGS = LearnedSettings.from_config()
 GRADUAL = GradualSettings(black_level=20.0, min_frames=6, max_frames=90, min_change=8.0,
-                          max_mix_residual=(0.2, 0.15, 0.3), max_wipe_residual=0.15)
+                          max_mix_residual=(0.2, 0.15, 0.3), max_wipe_residual=0.15, cut_ratio=3.0)
 
 
 def _texture(seed: int, height: int, width: int) -> np.ndarray:

@@ -56,7 +56,7 @@ def test_intro_model_on_cheap_features_runs_inside_engine_run(season, tmp_path: 
     folder, truths = season
     monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
     torch.manual_seed(0)
-    model = IntroTransformer(IntroConfig(window=60, dim=144, layers=1, heads=4, feedforward=32)).eval()
+    model = IntroTransformer(IntroConfig.from_yaml(window=60, dim=144, layers=1, heads=4, feedforward=32)).eval()
     checkpoint = save_checkpoint(model, tmp_path / "intro.pt", embedder="luma-16x9")
     assert engine_build(["--model", "intro", "--checkpoint", str(checkpoint)]) == 0
     capsys.readouterr()

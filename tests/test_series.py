@@ -151,8 +151,8 @@ def test_partners_are_capped_and_connected():
 
 def test_errors():
     with pytest.raises(BadInputError, match="at least two episodes"):
-        find_recurring([np.zeros((10, 4), np.float32)], SeriesSettings())
+        find_recurring([np.zeros((10, 4), np.float32)], SeriesSettings.from_config())
     with pytest.raises(ValueError, match="one width"):
-        find_recurring([np.ones((10, 4), np.float32), np.ones((10, 5), np.float32)], SeriesSettings())
+        find_recurring([np.ones((10, 4), np.float32), np.ones((10, 5), np.float32)], SeriesSettings.from_config())
     with pytest.raises(BadInputError, match="intro_fraction"):
-        SeriesSettings(intro_fraction=0)
+        SeriesSettings.from_config(intro_fraction=0)

@@ -26,14 +26,11 @@ until_mark() {  # seconds left until second $1 of the session, at least 60
     echo $(( left > 60 ? left : 60 ))
 }
 
+source "$(dirname "$0")/install_here.sh"
+
 session() {
     echo "== setup"
-    if [ -d .whl ]; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-            .whl/*.whl || exit 1
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    fi
-    python3 -m pip install -q --no-deps --no-build-isolation -e . || export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+    install_here
     nvidia-smi
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
     python3 -c 'import json, torch; from benchmarks import machine

@@ -17,14 +17,11 @@ CACHE=/tmp/filmline-bench
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 ENGINE_HOME=/tmp/filmline-home
 
+source "$(dirname "$0")/install_here.sh"
+
 session() {
     echo "== setup"
-    if [ -d .whl ]; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-            .whl/*.whl || exit 1
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    fi
-    python3 -m pip install -q --no-deps --no-build-isolation -e . || export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+    install_here
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     nproc
     python3 -c 'import ray, av; print("ray", ray.__version__, "| av", av.__version__)' || { echo "no Ray or PyAV: stop"; exit 1; }

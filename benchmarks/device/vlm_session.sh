@@ -18,13 +18,10 @@ OUT=${OUT:-$PWD/out/vlm-session}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 ENGINE_HOME=/tmp/filmline-home
 
+source "$(dirname "$0")/install_here.sh"
+
 session() {
-    if [ -d .whl ]; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-            .whl/*.whl || exit 1
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    fi
-    python3 -m pip install -q --no-deps --no-build-isolation -e . || export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+    install_here
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     python3 -m pip list 2>/dev/null | grep -i -E "^(av|torch|transformers|tokenizers) "
     # SIGINT before the 10-minute limit: the suite still writes what it measured.

@@ -35,15 +35,15 @@ _LAYER_KEY = re.compile(r"^transformer\.layers\.(\d+)\.")
 
 @dataclass(frozen=True)
 class IntroConfig:
-    """The sizes of one intro transformer (defaults: the paper's, from configs/intro.yaml)."""
+    """The sizes of one intro transformer (the paper's are in configs/intro.yaml: `from_yaml`)."""
 
-    window: int = 60
-    dim: int = 512
-    layers: int = 16
-    heads: int = 16
-    feedforward: int = 2048
-    dropout: float = 0.1
-    outputs: tuple[str, ...] = ("intro",)
+    window: int
+    dim: int
+    layers: int
+    heads: int
+    feedforward: int
+    dropout: float
+    outputs: tuple[str, ...] = ("intro",)  # ("intro", "credits") for a model trained on both
 
     def __post_init__(self) -> None:
         for name in ("window", "dim", "layers", "heads", "feedforward"):

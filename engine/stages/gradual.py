@@ -52,14 +52,15 @@ class GradualSettings:
     min_frames: int
     max_frames: int
     min_change: float  # dissolve: change over `lag` frames at least this (0-255 mean abs)
+    max_mix_residual: tuple[float, ...]  # dissolve, per blend_evidence.LAGS: frames inside explained
+    # by a mix of the frames that many before and after them
+    max_wipe_residual: float  # wipe: each pixel inside is close to the old or the new picture
+    cut_ratio: float  # a cut candidate this many times the span's median change is a cut
+    # the rest: fixed properties of the statistics, not settings (configs/pipeline.yaml has the settings)
     min_coherence: float = 0.6  # dissolve: lag change ≥ this fraction of the summed 1-frame changes
     max_single_share: float = 0.5  # dissolve: no one frame carries more of the change (else a cut)
     min_contrast: float = 1.5  # dissolve: lag change ≥ this multiple of its local baseline
     min_step: float = 0.15  # fade: mean luminance moves at least this much per frame
-    max_mix_residual: tuple[float, ...] = (0.2, 0.15, 0.3)  # dissolve, per blend_evidence.LAGS: frames
-    # inside explained by a mix of the frames that many before and after them
-    max_wipe_residual: float = 0.15  # wipe: each pixel inside is close to the old or the new picture
-    cut_ratio: float = 3.0  # a cut candidate this many times the span's median change is a cut
 
 
 RUN_WIPE_RESIDUAL = 0.2  # a frame belongs to a wipe's run up to this (the span's median must reach the setting)

@@ -42,17 +42,17 @@ _AGREE_IOU = 0.5  # spans overlapping the consensus span this much vote for it
 class SeriesSettings:
     """Where to search and what counts as a match (configs/intro.yaml `series`)."""
 
-    intro_fraction: float = 0.4
-    intro_max_search: float = 600.0
-    credits_fraction: float = 0.3
-    credits_max_search: float = 600.0
-    threshold: float = 0.8
-    seed_seconds: float = 3.0
-    merge_gap: float = 2.0
-    min_seconds: float = 5.0
-    max_intro_seconds: float = 180.0
-    max_credits_seconds: float = 600.0
-    max_partners: int = 8
+    intro_fraction: float
+    intro_max_search: float
+    credits_fraction: float
+    credits_max_search: float
+    threshold: float
+    seed_seconds: float
+    merge_gap: float
+    min_seconds: float
+    max_intro_seconds: float
+    max_credits_seconds: float
+    max_partners: int
 
     def __post_init__(self) -> None:
         for name in ("intro_fraction", "credits_fraction"):
@@ -63,6 +63,7 @@ class SeriesSettings:
 
     @classmethod
     def from_config(cls, **overrides: Any) -> "SeriesSettings":
+        """configs/intro.yaml's `series` values (the one source of defaults), with `overrides`."""
         return cls(**{**read_config("intro.yaml")["series"], **overrides})
 
     def search(self, kind: str, total: int) -> tuple[int, int]:
