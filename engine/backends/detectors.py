@@ -29,7 +29,8 @@ def _load_torch(artifact: Artifact, weights: str | None) -> tuple["torch.nn.Modu
 
 
 def _entry(family: str) -> ModelEntry:
-    # fp32 on every device and no CUDA graphs: RT-DETR's top-k query selection, unchecked in fp16
+    # PyTorch in fp32 on every device (fp16 is checked on tiny models only), without CUDA graphs
+    # (one frame at a time, a few per film: nothing to replay)
     return ModelEntry(kind=PIXELS, build_fix=f"engine-build --model {family} --weights FOLDER_OR_HUB_ID",
                       load_torch=_load_torch, noun="object detector", torch_precision="fp32", cuda_graphs=False)
 
