@@ -197,3 +197,18 @@ def test_engine_run_puts_objects_on_trigger_frames_and_the_report_draws_them(tmp
     assert f'href="{first["image"]}"' in report and 'class="object"' in report
     assert f'x="{expected[0]:.1f}"' in report and f'width="{expected[2] - expected[0]:.1f}"' in report
     assert document["timings"]["objects"] > 0 and not math.isnan(document["timings"]["objects"])
+
+
+def test_the_builder_takes_weights_and_the_detector_choice_is_checked(tmp_path: Path, monkeypatch, capsys) -> None:
+    """engine-build's generic dispatch reaches the detector builder, which refuses --checkpoint
+    before loading anything; an unknown run.detector names the valid ones."""
+    from filmline.engine.errors import BadInputError
+    from filmline.engine.model_setup import open_objects
+
+    monkeypatch.setenv("ENGINE_HOME", str(tmp_path / "home"))
+    assert engine_build(["--model", "rtdetr", "--checkpoint", str(tmp_path / "x.pt")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--checkpoint does not apply to --model rtdetr" in error
+    assert not (tmp_path / "home").exists()
+    with pytest.raises(BadInputError, match="auto, rtdetr, detr, none"):
+        open_objects("yolo", home=tmp_path / "home")
