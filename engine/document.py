@@ -11,11 +11,19 @@ from typing import Any
 import filmline
 from filmline.engine.pipeline import ShotSettings
 from filmline.engine.result import SCHEMA_VERSION
-from filmline.engine.sections import ModelReport, Sections, SeriesSection, ShotsSection, TriggersSection, VlmSection
+from filmline.engine.sections import (
+    ModelReport,
+    ObjectsSection,
+    Sections,
+    SeriesSection,
+    ShotsSection,
+    TriggersSection,
+    VlmSection,
+)
 from filmline.engine.stages.shots import Boundary
 
 # The order of `models` in results: the encoder and what was skipped first, the shot detector last.
-MODELS_ORDER = ("encoder", "skipped", "trigger", "intro", "vlm", "shot_detector")
+MODELS_ORDER = ("encoder", "skipped", "trigger", "objects", "intro", "vlm", "shot_detector")
 SEGMENT_KINDS = ("intro", "credits")
 
 
@@ -31,6 +39,7 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
         shots = [{**shot, **vlm.shot_fields.get(shot["index"], {})} for shot in shots]
     frame_count = len(times.seconds)
     triggers_seconds = done.triggers.result.seconds_spent if done.triggers and done.triggers.result else None
+    objects_seconds = done.objects.result.seconds_spent if done.objects and done.objects.result else None
     return {
         "schema_version": SCHEMA_VERSION,
         "engine": {"name": "filmline", "version": filmline.__version__,
@@ -66,10 +75,11 @@ def build_document(path: Path, done: Sections, record: dict[str, Any], total_sec
         "timings": {
             **analysis.timings,
             **({"triggers": triggers_seconds} if triggers_seconds is not None else {}),
+            **({"objects": objects_seconds} if objects_seconds is not None else {}),
             "total": total_seconds,
             **({"vlm": vlm.seconds} if vlm is not None and vlm.seconds is not None else {}),
         },
-        "triggers": _triggers(done.triggers, vlm),
+        "triggers": _triggers(done.triggers, done.objects, vlm),
         "intro": done.intro.intro if done.intro else None,
         "credits": done.intro.credits if done.intro else None,
         "run": record,
@@ -142,14 +152,20 @@ class _Times:
         }
 
 
-def _triggers(section: TriggersSection | None, vlm: VlmSection | None) -> dict[str, Any] | None:
-    """The `triggers` field: the trigger stage's result, with what the VLM said about it."""
+def _triggers(section: TriggersSection | None, objects: ObjectsSection | None,
+              vlm: VlmSection | None) -> dict[str, Any] | None:
+    """The `triggers` field: the trigger stage's result, with the objects on each trigger's frame
+    and what the VLM said about it."""
     result = section.result if section is not None else None
     if result is None:
         return None
     asked = vlm.triggers if vlm is not None else None
+    found = objects.result if objects is not None else None
     triggers = [{"timestamp": t.timestamp, "frame_index": t.frame_index, "trigger_confidence": t.confidence,
                  "analysis": None} for t in result.triggers]
+    if found is not None:
+        triggers = [{**trigger, "objects": entry.objects, "image": entry.image}
+                    for trigger, entry in zip(triggers, found.per_trigger)]
     if asked is not None:
         triggers = [{**trigger, **fields} for trigger, fields in zip(triggers, asked.fields)]
     return {
@@ -160,6 +176,7 @@ def _triggers(section: TriggersSection | None, vlm: VlmSection | None) -> dict[s
         "vlm": "ran" if asked is not None else "not run",
         "settings": asdict(result.settings),
         "model": result.model,
+        **({"objects": {"detector": found.detector, **asdict(found.settings)}} if found is not None else {}),
     }
 
 

@@ -1,4 +1,5 @@
-"""Opening the models of one run, once: the image encoder, TransNetV2, the trigger and intro models.
+"""Opening the models of one run, once: the image encoder, TransNetV2, the trigger and intro models,
+the object detector on trigger frames.
 
 Everything here goes through the model layer (`engine.backends.open_model`); the stages get
 what is opened (runners, or a stage object built around them) and never open an artifact.
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 from filmline.engine.config import model_spec
 from filmline.engine.encoder_queue import EncoderQueue
-from filmline.engine.errors import MissingModelError, first_line, problem_part
+from filmline.engine.errors import BadInputError, MissingModelError, first_line, problem_part
 from filmline.engine.luma_features import luma_size
 from filmline.engine.sections import ModelReport, Skipped
 
@@ -150,3 +151,26 @@ def open_intro(batch_size: int, *, backend: str = "auto", home: Any = None) -> O
              "embedder_backend": runner.name if runner else "cheap_pass",
              "embedder_manifest_hash": runner.manifest_hash if runner else None}
     return Opened((model, EncoderQueue(runner, batch_size) if runner else None), ModelReport({"intro": facts}))
+
+
+def open_objects(choice: str, *, backend: str = "auto", home: Any = None) -> Opened | None:
+    """The object detector on trigger frames (`choice`: auto, detr, rtdetr or none; auto takes
+    RT-DETR where built, else DETR): `Opened.model` is a `stages.objects.Detector`. None: off."""
+    from filmline.engine.backends import open_model
+    from filmline.engine.backends.detectors import AUTO_ORDER, BUILD_FIX
+    from filmline.engine.backends.opener import open_artifact
+    from filmline.engine.stages.objects import Detector
+
+    if choice == "none":
+        return None
+    if choice not in ("auto", *AUTO_ORDER):
+        raise BadInputError(f"unknown object detector '{choice}' (configs/objects.yaml run.detector): "
+                            f"choose one of auto, {', '.join(AUTO_ORDER)}, none")
+    families = AUTO_ORDER if choice == "auto" else (choice,)
+    family = next((name for name in families if open_artifact(name, home).manifest is not None), families[0])
+    try:
+        runner = open_model(family, backend, home=home)
+    except MissingModelError as err:
+        return _skip("objects", err, BUILD_FIX if choice == "auto" else f"engine-build --model {choice} --weights FOLDER_OR_HUB_ID")
+    detector = Detector(family, runner)
+    return Opened(detector, ModelReport({"objects": detector.describe()}))

@@ -35,12 +35,16 @@ TABLE: dict[str, dict[str, str]] = {
         "trigger": "filmline.engine.backends.catalog:TRIGGER",
         "intro": "filmline.engine.backends.catalog:INTRO",
         "transnetv2": "filmline.engine.backends.catalog:TRANSNETV2",
+        "detr": "filmline.engine.backends.detectors:DETR",
+        "rtdetr": "filmline.engine.backends.detectors:RTDETR",
     },
     # engine-build's models other than the image encoders: modules with `build(BuildRequest, progress)`
     "builder": {
         "intro": "filmline.export.intro",
         "trigger": "filmline.export.trigger",
         "transnetv2": "filmline.export.transnetv2",
+        "detr": "filmline.export.detr",
+        "rtdetr": "filmline.export.detr",
     },
 }
 

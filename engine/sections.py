@@ -15,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # heavy: the decode
     from filmline.engine.pipeline import ShotSettings, VideoAnalysis
+    from filmline.engine.stages.objects import ObjectsResult
     from filmline.engine.stages.triggers import TriggerResult
 
 Segment = dict[str, Any]  # an `intro` / `credits` entry: kind, start, end, confidence, method
@@ -57,6 +58,15 @@ class ShotsSection:
 class TriggersSection:
     KEY: ClassVar[str] = "triggers"
     result: TriggerResult | None  # None: the stage is off or skipped
+    models: ModelReport
+
+
+@dataclass(frozen=True)
+class ObjectsSection:
+    """Objects on the kept triggers' frames."""
+
+    KEY: ClassVar[str] = "objects"
+    result: ObjectsResult | None  # None: no detector (off or not built), or no trigger section
     models: ModelReport
 
 
@@ -114,6 +124,7 @@ class Sections:
 
     shots: ShotsSection | None = None
     triggers: TriggersSection | None = None
+    objects: ObjectsSection | None = None
     intro: IntroSection | None = None
     series_features: SeriesFeatures | None = None
     vlm: VlmSection | None = None
@@ -123,5 +134,5 @@ class Sections:
 
     def all(self) -> list[Any]:
         """The sections present, in the order their stages run."""
-        found = (self.shots, self.triggers, self.intro, self.series_features, self.vlm)
+        found = (self.shots, self.triggers, self.objects, self.intro, self.series_features, self.vlm)
         return [section for section in found if section is not None]

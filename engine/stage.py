@@ -7,7 +7,7 @@
     end_video     always, finished or failed: release what the video held (files, buffers)
     close         once per run: release what the stage holds
 
-Stages run in a fixed order (shots, triggers, intro, series features, VLM) so that a stage can
+Stages run in a fixed order (shots, triggers, objects, intro, series features, VLM) so that a stage can
 read what the earlier ones found; none edits another's section or the result document, which
 `engine.document` assembles once from all of them.
 """

@@ -228,9 +228,10 @@ class VideoRun:
             vlm.use_rates(settings.shots.fps, triggers.fps)
 
     def open_models(self) -> None:
-        """The stages of the run, each opened once: shots, triggers, intro, series features, VLM."""
+        """The stages of the run, each opened once: shots, triggers, objects, intro, series features, VLM."""
         from filmline.engine.extra_stages import open_extra_stages
         from filmline.engine.model_setup import cheap_detector, open_encoder, open_shot_model, with_learned_detector
+        from filmline.engine.objects_stage import ObjectsStage
         from filmline.engine.sections import ModelReport
         from filmline.engine.shot_stage import DecodeOptions, ShotStage
         from filmline.engine.vlm.stage import VlmStage
@@ -254,7 +255,8 @@ class VideoRun:
         models = ModelReport({**encoder_models.entries, "shot_detector": detector}, encoder_models.skipped)
         self.shots = ShotStage(shot_settings, encoder, shot_model, models,
                                DecodeOptions(s.decoder, s.decode_sessions, s.allow_truncated))
-        self.stages = [self.shots, triggers, intro, *([series] if series else []), vlm]
+        objects = ObjectsStage.open() if triggers.detector is not None else None  # on trigger frames
+        self.stages = [self.shots, triggers, *([objects] if objects else []), intro, *([series] if series else []), vlm]
         self.opened = True
         for stage in self.stages:
             for skipped in stage.models.skipped:

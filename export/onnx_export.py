@@ -35,14 +35,17 @@ def export_dynamic_batch(
     output_name: str,
     label: str,
     dtype: torch.dtype = torch.float32,
+    fixed_batch: int | None = None,
 ) -> None:
-    """Export `module` (one input `[batch, *item_shape]`, one output) with a symbolic batch axis.
+    """Export `module` (one input `[batch, *item_shape]`, one output) with a symbolic batch axis,
+    or with the batch fixed at `fixed_batch` (a model whose code fixes it when traced).
 
     A non-fp32 `dtype` exports a cast copy. Any exporter failure becomes one `BackendError`
     line naming `label`, with the exporter's output attached as a note for --debug.
     """
     module = module if dtype == torch.float32 else copy.deepcopy(module).to(dtype)
-    example = torch.zeros(_EXAMPLE_BATCH, *item_shape, dtype=dtype)
+    example = torch.zeros(fixed_batch or _EXAMPLE_BATCH, *item_shape, dtype=dtype)
+    dynamic = None if fixed_batch else {_forward_argument(module): {0: torch.export.Dim("batch", min=1)}}
     chatter = io.StringIO()
     try:
         with quiet_exporter(chatter):
@@ -54,7 +57,7 @@ def export_dynamic_batch(
                 output_names=[output_name],
                 opset_version=OPSET,
                 dynamo=True,
-                dynamic_shapes={_forward_argument(module): {0: torch.export.Dim("batch", min=1)}},
+                dynamic_shapes=dynamic,
                 external_data=False,
             )
     except Exception as err:  # the exporter raises many types; all mean "this graph did not export"

@@ -99,11 +99,16 @@ class ExportConfig:
     tolerance: Callable[[str], tuple[float, float]]  # precision → (min cosine, max abs error)
     label: str  # how messages name the model
     parity_batches: tuple[int, ...] = (1, 4)
+    fixed_batch: int | None = None  # a graph for this batch size alone (None: a symbolic batch axis)
+    # one item's output in an order that does not depend on the runtime, before parity compares it
+    # (a detector's queries are a set); None: compared as it comes
+    canonical: Callable[[np.ndarray], np.ndarray] | None = None
 
     def export(self, path: Path, dtype: torch.dtype = torch.float32) -> None:
-        """The ONNX graph at `path`, computing in `dtype`, with a symbolic batch axis."""
+        """The ONNX graph at `path`, computing in `dtype`, with a symbolic (or the fixed) batch axis."""
         export_dynamic_batch(self.module, self.model_input.item_shape, path, input_name=self.input_name,
-                             output_name=self.output_name, label=self.label, dtype=dtype)
+                             output_name=self.output_name, label=self.label, dtype=dtype,
+                             fixed_batch=self.fixed_batch)
 
     def run(self, runtime: str, path: Path, precision: str = "fp32") -> Run:
         """The graph at `path` on `runtime` (tensorrt or onnxruntime)."""
@@ -162,7 +167,8 @@ def build_artifact(
     config = model.config
     with staging(target) as work:
         files = {"onnx": mf.ONNX_FILE, **model.save(work)}
-        progress(f"exporting ONNX (opset {OPSET}, dynamic batch{model.export_note}) ...")
+        axis = f"batch {config.fixed_batch}" if config.fixed_batch else "dynamic batch"
+        progress(f"exporting ONNX (opset {OPSET}, {axis}{model.export_note}) ...")
         config.export(work / mf.ONNX_FILE)
         progress("checking ONNX Runtime against PyTorch on random input ...")
         onnx_run = config.run("onnxruntime", work / mf.ONNX_FILE)

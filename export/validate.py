@@ -89,6 +89,9 @@ def check_parity(
                 f"{backend} returns outputs of shape {output.shape} for batch {batch}, PyTorch "
                 f"{reference.shape}: rebuild with engine-build --model {config.model_input.model} --force"
             )
+        if config.canonical is not None:
+            reference = np.stack([config.canonical(item) for item in reference])
+            output = np.stack([config.canonical(item) for item in output])
         expected.append(reference.reshape(batch, -1))
         got.append(output.reshape(batch, -1))
     reference, output = np.concatenate(expected), np.concatenate(got)

@@ -73,7 +73,9 @@ def page_values(document: dict[str, Any], options: ViewOptions) -> dict[str, Any
         "segments": [{"kind": kind, "start": s["start"], "width": max(s["end"] - s["start"], 0.0),
                       "text": f"{kind} {timecode(s['start'])}–{timecode(s['end'])}"}
                      for kind in ("intro", "credits") if (s := document.get(kind))],
-        "triggers": _triggers(document),
+        "triggers": (triggers := _triggers(document, options)),
+        "has_trigger_frames": any(t["image"] for t in triggers),
+        "frame_size": (video.get("width") or 1, video.get("height") or 1),  # the boxes' pixels
         "trigger_summary": (document.get("triggers") or {}).get("video_summary"),
         "bands": _bands(shots, labels, colours),
         "label_colours": colours,
@@ -141,10 +143,15 @@ def _spans(shots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return spans
 
 
-def _triggers(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _triggers(document: dict[str, Any], options: ViewOptions) -> list[dict[str, Any]]:
+    """Each trigger, with its saved frame and the detected objects' boxes (source pixels) when
+    the object stage ran."""
     found = (document.get("triggers") or {}).get("triggers") or []
     return [{"time": t["timestamp"], "timecode": timecode(t["timestamp"]), "confidence": t["trigger_confidence"],
-             "analysis": t.get("analysis")} for t in found]
+             "analysis": t.get("analysis"), "image": options.relative(t["image"]) if t.get("image") else None,
+             "objects": [{"label": o["label"], "score": o["score"], "x": o["box"][0], "y": o["box"][1],
+                          "width": o["box"][2] - o["box"][0], "height": o["box"][3] - o["box"][1]}
+                         for o in t.get("objects") or ()]} for t in found]
 
 
 def _label_names(shots: list[dict[str, Any]]) -> list[str]:
