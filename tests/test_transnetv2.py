@@ -239,6 +239,18 @@ def test_a_fade_out_and_in_through_a_short_black_is_one_fade_but_a_long_black_is
         ("fade", 65, (40, 84)), ("fade_out", 170, (150, 169)), ("fade_in", 200, (200, 219))]
 
 
+def test_two_transitions_joined_through_one_black_frame_are_one_fade_but_not_through_a_dark_grey_one() -> None:
+    # the picture darkens steadily into one black frame (70) and brightens out of it; the network
+    # sees two transitions that stop short of it, neither bordering black on its own
+    p = _probabilities(300, spans={(60, 66): 0.7, (74, 80): 0.7})
+    for floor, expected in ((2.0, [("fade", 71, (60, 80))]),
+                            (30.0, [("dissolve", 63, (60, 66)), ("dissolve", 77, (74, 80))])):
+        features = _features(300)
+        features.luma_p95[60:81] = floor + (120.0 - floor) * np.abs(np.arange(60, 81) - 70) / 10
+        kept, _ = learned_boundaries(p, {}, features, 20.0, SETTINGS)
+        assert [(b.kind, b.frame, b.span) for b in kept] == expected
+
+
 def test_nothing_below_the_thresholds_is_a_boundary() -> None:
     p = np.full((300, 2), 0.05, dtype=np.float32)
     p[99] = 0.09  # just below confirm_threshold, and no cheap candidate near it

@@ -127,7 +127,8 @@ def learned_boundaries(
     proposed += unseen
     if signatures is not None:
         proposed = [b for b in proposed if b.span is not None or not _is_flash(b.frame, signatures, settings)]
-    proposed = _through_black(sorted(proposed, key=lambda b: b.frame), black, settings.fade_gap_frames)
+    proposed = _through_black(sorted(proposed, key=lambda b: b.frame), features.luma_p95, black_level,
+                              settings.fade_gap_frames)
     proposed = with_similarity(proposed, table)
     kept, rejected = [], []
     for boundary in proposed:
@@ -211,20 +212,51 @@ def _gradual(span: tuple[int, int], black: np.ndarray, probability: float) -> Bo
     return Boundary(transition.boundary, kind, span, float(last - first + 1), probability=probability)
 
 
-def _through_black(boundaries: list[Boundary], black: np.ndarray, gap: int) -> list[Boundary]:
-    """A fade-out and a fade-in with at most `gap` black frames between them: one fade through
-    black (as the cheap pass's minimum-length merge makes it), at the fade-in's first frame."""
+def _through_black(boundaries: list[Boundary], luma_p95: np.ndarray, black_level: float, gap: int) -> list[Boundary]:
+    """Two boundaries joined through black are one fade through black (as the cheap pass's
+    minimum-length merge makes it), at the first frame after the black: a fade-out and a fade-in
+    with at most `gap` black frames between them, or any two (one of them gradual) at most `gap`
+    frames apart between which the picture darkens steadily into a black frame and brightens
+    steadily out of it. The second case is a fade through one black frame: the network's output
+    dips at the black frame and the frames beside it are not yet black, so neither half borders
+    black and each looks like a shot change of its own."""
+    black = luma_p95 <= black_level
     merged: list[Boundary] = []
     for boundary in boundaries:
         held = merged[-1] if merged else None
-        if (held is not None and held.kind == "fade_out" and boundary.kind == "fade_in"
-                and boundary.span[0] - held.span[1] - 1 <= gap and black[held.span[1] + 1 : boundary.span[0]].all()):
+        darkest = _dip_between(held, boundary, luma_p95, black_level, gap) if held is not None else None
+        fades = (held is not None and held.kind == "fade_out" and boundary.kind == "fade_in"
+                 and boundary.span[0] - held.span[1] - 1 <= gap and black[held.span[1] + 1 : boundary.span[0]].all())
+        if fades or darkest is not None:
             probability = max(held.probability or 0.0, boundary.probability or 0.0)
-            merged[-1] = Boundary(boundary.frame, "fade", (held.span[0], boundary.span[1]), held.score + boundary.score,
-                                  probability=probability)
+            first, last = _extent(held)[0], _extent(boundary)[1]
+            frame = boundary.frame if fades else darkest + 1
+            merged[-1] = Boundary(frame, "fade", (first, last), held.score + boundary.score, probability=probability)
             continue
         merged.append(boundary)
     return merged
+
+
+def _dip_between(before: Boundary, after: Boundary, luma_p95: np.ndarray, black_level: float, gap: int) -> int | None:
+    """The darkest frame between two boundaries at most `gap` frames apart (one of them gradual,
+    neither a fade already turned the other way) when it is black and the brightness falls
+    steadily from the first boundary into it and rises steadily from it into the second; else None."""
+    turned_away = before.kind in ("fade_in", "fade") or after.kind in ("fade_out", "fade")
+    if (before.span is None and after.span is None) or turned_away:
+        return None
+    start, stop = _extent(before)[1], _extent(after)[0]
+    if not 0 <= stop - start - 1 <= gap:
+        return None
+    dip = luma_p95[start : stop + 1]
+    darkest = int(np.argmin(dip))
+    falls = bool(np.all(np.diff(dip[: darkest + 1]) <= 0))
+    rises = bool(np.all(np.diff(dip[darkest:]) >= 0))
+    return start + darkest if dip[darkest] <= black_level and falls and rises else None
+
+
+def _extent(boundary: Boundary) -> tuple[int, int]:
+    """The frames a boundary covers: a transition's span, or a cut's last old and first new frame."""
+    return boundary.span or (boundary.frame - 1, boundary.frame)
 
 
 def _snap(frame: int, candidates: dict[int, float], reach: int) -> tuple[int, float | None]:
