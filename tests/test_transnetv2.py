@@ -165,7 +165,7 @@ def test_a_network_error_is_raised_in_the_decode_loop_and_leaves_no_thread(faili
     scores = LearnedScores(broken, batch=1)
     with pytest.raises(RuntimeError, match="out of memory"):
         for value in range(300):
-            scores.push(np.full((27, 48, 3), value, dtype=np.uint8))
+            scores.push(np.full((27, 48, 3), value % 256, dtype=np.uint8))
         scores.finish()
     scores.close()
     assert not [t for t in threading.enumerate() if t.name == "transnetv2"]
