@@ -23,6 +23,7 @@ from filmline.benchmarks.report_film import synthetic_document
 from filmline.benchmarks.synthetic import Dissolve, Fade, Shot, write_film
 from filmline.engine.cli import main as engine_run
 from filmline.engine.config import read_config
+from filmline.engine.result import json_bytes, rounded_document
 from filmline.engine.writers import FORMATS, ViewOptions, parse_formats, write_views
 from filmline.engine.writers.cli import main as engine_report
 from filmline.engine.writers.cmx_edl import edl_bytes
@@ -291,3 +292,21 @@ def test_views_follow_the_umask(generated, tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {oct(0o640)}
+
+
+def _stdlib_json(document) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def test_json_view_is_what_the_standard_library_writes(result: Path, generated) -> None:
+    """The JSON view (written through orjson where that gives the same bytes) is byte for byte
+    `json.dumps(indent=2, ensure_ascii=False)`: for a real run's document, a generated film's, and
+    values orjson writes differently (NaN, tiny floats) or refuses (int keys, huge ints)."""
+    saved = result.read_bytes()
+    assert saved == _stdlib_json(json.loads(saved))
+    document, folder = generated
+    assert (folder / "film.json").read_bytes() == _stdlib_json(rounded_document(document))
+    odd = {"nan": float("nan"), "inf": [float("-inf")], "tiny": [1e-06, 5e-05, 3e-07], 7: "int key",
+           "huge": 2**70, "text": "0.00001 ü \u2028 \x01"}
+    assert json_bytes(odd) == _stdlib_json(odd)
+    assert b"NaN" in json_bytes({"score": float("nan")})  # not silently null

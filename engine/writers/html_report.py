@@ -34,6 +34,8 @@ PROFILE_HEIGHT = 120.0
 
 @lru_cache(maxsize=1)
 def templates():
+    """The report's templates. Their per-row dicts are read as `r["number"]`, not `r.number`: Jinja
+    tries an attribute first, and 60 000 failed attribute look-ups cost 30 ms for 2 000 shots."""
     import jinja2
 
     return jinja2.Environment(

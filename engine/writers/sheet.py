@@ -35,7 +35,8 @@ def sheet_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     while HEADER_HEIGHT + math.ceil(len(shots) / columns) * cell_height > JPEG_MAX_SIDE:
         columns += 1
     rows = max(1, math.ceil(len(shots) / columns))
-    sheet = Image.new("RGB", (columns * tile_width, HEADER_HEIGHT + rows * cell_height), BACKGROUND)
+    sheet = _canvas((columns * tile_width, HEADER_HEIGHT + rows * cell_height), columns, cell_height, tile_height,
+                    {shot["index"] for shot in shots})
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default_imagefont()  # Pillow's bitmap font: 2 000 captions in 15 ms, not 250
     draw.text((6, 7), f"{options.stem}: {len(shots)} shots, {timecode(video['duration'])}", fill=TEXT,
@@ -50,6 +51,22 @@ def sheet_view(document: dict[str, Any], options: ViewOptions) -> bytes:
     buffer = io.BytesIO()
     sheet.save(buffer, format="JPEG", quality=int(settings["jpeg_quality"]))
     return buffer.getvalue()
+
+
+def _canvas(size: tuple[int, int], columns: int, cell_height: int, tile_height: int, tiled: set[int]) -> Image.Image:
+    """The sheet's background, painted only where no tile will be pasted (the header, the caption
+    strips, empty cells): filling all 48 megapixels of a 2 000-shot sheet costs 80 ms of CPU, a
+    zeroed canvas almost nothing."""
+    sheet = Image.new("RGB", size)
+    width = size[0] // columns
+    sheet.paste(BACKGROUND, (0, 0, size[0], HEADER_HEIGHT))
+    for row in range((size[1] - HEADER_HEIGHT) // cell_height):
+        top = HEADER_HEIGHT + row * cell_height
+        sheet.paste(BACKGROUND, (0, top + tile_height, size[0], top + cell_height))
+        for column in range(columns):
+            if row * columns + column not in tiled:
+                sheet.paste(BACKGROUND, (column * width, top, (column + 1) * width, top + tile_height))
+    return sheet
 
 
 def _missing_tile(size: tuple[int, int], font: ImageFont.ImageFont) -> Image.Image:
