@@ -1,8 +1,9 @@
 """The views' cost: every format written for a generated two-hour film with 2 000 shots
 (`benchmarks.report_film`), CPU milliseconds per format, and the HTML report's size. The CPU time
 is the writing thread's own (`time.thread_time`): the writers run in the caller's thread, so
-threads the harness left running, and other load on the machine, do not count. Key frames are not there (the contact sheet
-draws its placeholder tiles; reading real thumbnails is the key frames' own cost)."""
+threads the harness left running, and other load on the machine, do not count. Key frames are
+not there (the contact sheet draws its placeholder tiles; reading real thumbnails is the key
+frames' own cost)."""
 
 from __future__ import annotations
 
