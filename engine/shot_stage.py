@@ -25,19 +25,30 @@ class DecodeOptions:
     sessions: int | None
     allow_truncated: bool
 
+    @classmethod
+    def of(cls, settings: Any) -> "DecodeOptions":
+        """The decode options of a run's settings (`engine.run_settings.RunSettings`)."""
+        return cls(settings.decoder, settings.decode_sessions, settings.allow_truncated)
+
 
 class ShotStage(Stage):
     """Opened with the image encoder (or None) and TransNetV2's window call (or None)."""
 
     def __init__(self, settings: ShotSettings, encoder: EncoderQueue | None, shot_model: Any,
                  models: ModelReport, decode: DecodeOptions) -> None:
-        self.settings = settings
         self.encoder = encoder
         self.shot_model = shot_model
         self.models = models
-        self.decode_options = decode
+        self.use_settings(settings, decode)
         self._video: VideoStart | None = None
         self._analysis: VideoAnalysis | None = None
+
+    def use_settings(self, settings: ShotSettings, decode: DecodeOptions) -> None:
+        """The next videos' settings: with TransNetV2, its thresholds decide the shots."""
+        from filmline.engine.model_setup import with_learned_detector
+
+        self.settings = with_learned_detector(settings) if self.shot_model is not None else settings
+        self.decode_options = decode
 
     def start_video(self, video: VideoStart) -> Sequence[FrameTap]:
         self._video, self._analysis = video, None

@@ -142,6 +142,8 @@ class VideoRun:
         self.series = settings.stages.series
         self.shots: Any = None  # engine.shot_stage.ShotStage, which runs the decode
         self.stages: list = []  # engine.stage.Stage, in the order they finish
+        self.triggers: Any = None  # engine.extra_stages.TriggerStage
+        self.vlm: Any = None  # engine.vlm.stage.VlmStage
         # --vlm on a library's caption actors: a video's frames are kept for them and its result is
         # theirs to write (`caption_job` after each video)
         self.vlm_elsewhere = vlm_elsewhere and settings.vlm.backend is not None
@@ -218,19 +220,16 @@ class VideoRun:
             raise ValueError("use_settings needs settings that open the same models; open a new VideoRun")
         self.settings, self.fingerprint = settings, settings.fingerprint()
         if self.opened:
-            from filmline.engine.model_setup import with_learned_detector
             from filmline.engine.shot_stage import DecodeOptions
 
-            shots, triggers, vlm = self.shots, self.stages[1], self.stages[-1]
-            shots.settings = with_learned_detector(settings.shots) if shots.shot_model is not None else settings.shots
-            shots.decode_options = DecodeOptions(settings.decoder, settings.decode_sessions, settings.allow_truncated)
-            triggers.use_options(settings.stages)
-            vlm.use_rates(settings.shots.fps, triggers.fps)
+            self.shots.use_settings(settings.shots, DecodeOptions.of(settings))
+            self.triggers.use_options(settings.stages)
+            self.vlm.use_rates(settings.shots.fps, self.triggers.fps)
 
     def open_models(self) -> None:
         """The stages of the run, each opened once: shots, triggers, objects, intro, series features, VLM."""
         from filmline.engine.extra_stages import open_extra_stages
-        from filmline.engine.model_setup import cheap_detector, open_encoder, open_shot_model, with_learned_detector
+        from filmline.engine.model_setup import cheap_detector, open_encoder, open_shot_model
         from filmline.engine.objects_stage import ObjectsStage
         from filmline.engine.sections import ModelReport
         from filmline.engine.shot_stage import DecodeOptions, ShotStage
@@ -251,10 +250,9 @@ class VideoRun:
         if detector is None:
             build_transnetv2_once(notice)
             shot_model, detector = open_shot_model()
-        shot_settings = with_learned_detector(s.shots) if shot_model is not None else s.shots
         models = ModelReport({**encoder_models.entries, "shot_detector": detector}, encoder_models.skipped)
-        self.shots = ShotStage(shot_settings, encoder, shot_model, models,
-                               DecodeOptions(s.decoder, s.decode_sessions, s.allow_truncated))
+        self.shots = ShotStage(s.shots, encoder, shot_model, models, DecodeOptions.of(s))
+        self.triggers, self.vlm = triggers, vlm  # the stages whose settings `use_settings` changes
         objects = ObjectsStage.open() if triggers.detector is not None else None  # on trigger frames
         self.stages = [self.shots, triggers, *([objects] if objects else []), intro, *([series] if series else []), vlm]
         self.opened = True
@@ -288,7 +286,7 @@ class VideoRun:
                 if features is not None:
                     save_features(self.out_dir, video, features)
                 if self.vlm_elsewhere:
-                    self.caption_job = CaptionJob(done, record, seconds, self.stages[-1].kept)
+                    self.caption_job = CaptionJob(done, record, seconds, self.vlm.kept)
                 else:
                     write_result(document, self.out_dir, video.stem, self.views)
             except BaseException:
