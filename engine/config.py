@@ -106,6 +106,13 @@ def _kind(default: Any) -> str:
     return kinds.get(type(default), type(default).__name__)
 
 
+def parity_tolerance(section: dict[str, Any], precision: str) -> tuple[float, float]:
+    """(min cosine, max absolute error) an exported graph of `precision` must meet against
+    PyTorch fp32, from a config section's `parity_*` (fp32) or `fp16_*` keys."""
+    prefix = "fp16_" if precision == "fp16" else "parity_"
+    return float(section[f"{prefix}min_cosine"]), float(section[f"{prefix}max_abs_error"])
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One image encoder: where its weights come from and how it expects its input."""
@@ -125,9 +132,7 @@ class ModelSpec:
 
     def tolerance(self, precision: str) -> tuple[float, float]:
         """(min cosine, max absolute error) a deployed graph of `precision` must meet."""
-        if precision == "fp16":
-            return self.fp16_min_cosine, self.fp16_max_abs_error
-        return self.parity_min_cosine, self.parity_max_abs_error
+        return parity_tolerance(vars(self), precision)
 
 
 def encoder_names() -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from filmline.engine.backends.base import ModelInput
 from filmline.engine.backends.weights import folder_content_hash
-from filmline.engine.config import read_config
+from filmline.engine.config import parity_tolerance, read_config
 from filmline.engine.models.detector import DetectorFamily, detection_graph, label_names, load_detector
 from filmline.export.pipeline import (BatchProfile, BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress,
                                       build_artifact, check_sources)
@@ -61,8 +61,7 @@ def export_config(graph: Any, family: DetectorFamily) -> ExportConfig:
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
         dummy=lambda batch, rng: random_pixels(size, family.mean, family.std, batch, rng),
-        tolerance=lambda precision: (tolerance["min_cosine"],
-                                     tolerance["fp16_max_abs_error" if precision == "fp16" else "max_abs_error"]),
+        tolerance=lambda precision: parity_tolerance(tolerance, precision),
         label=f"the {family.name} object detector",
         parity_batches=_PARITY_DRAWS,
         fixed_batch=1,

@@ -15,7 +15,7 @@ import numpy as np
 
 from filmline.engine.backends.base import FEATURE_WINDOWS, ModelInput
 from filmline.engine.backends.catalog import INTRO_WEIGHTS_FILE
-from filmline.engine.config import read_config
+from filmline.engine.config import parity_tolerance, read_config
 from filmline.engine.models.intro import IntroTransformer, LoadedIntro, load_checkpoint, save_checkpoint
 from filmline.export.pipeline import BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact, check_sources
 
@@ -61,7 +61,7 @@ def export_config(model: IntroTransformer) -> ExportConfig:
         input_name=WINDOW_INPUT,
         output_name=WINDOW_OUTPUT,
         dummy=lambda batch, rng: rng.standard_normal((batch, *item_shape), dtype=np.float32),
-        tolerance=lambda precision: tuple(tolerance[precision]),
+        tolerance=lambda precision: parity_tolerance(tolerance, precision),
         label="intro",
         parity_batches=(1, 3),
     )

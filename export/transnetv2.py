@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from filmline.engine.backends.base import FRAME_WINDOWS, ModelInput
-from filmline.engine.config import read_config
+from filmline.engine.config import parity_tolerance, read_config
 from filmline.engine.models.transnetv2 import DISTRIBUTION, HEIGHT, WIDTH, WINDOW, TransNetV2, Weights, load_transnetv2, locate_weights
 from filmline.export import manifest as mf
 from filmline.export.pipeline import BuildRequest, BuildResult, ExportConfig, ModelBuild, Progress, build_artifact, check_sources, tensorrt_module
@@ -52,8 +52,7 @@ def export_config(model: TransNetV2) -> ExportConfig:
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
         dummy=lambda batch, rng: rng.integers(0, 256, (batch, *ITEM_SHAPE)).astype("float32"),
-        tolerance=lambda precision: (tolerance["parity_min_cosine"],
-                                     tolerance["fp16_max_abs_error" if precision == "fp16" else "parity_max_abs_error"]),
+        tolerance=lambda precision: parity_tolerance(tolerance, precision),
         label="TransNetV2",
         parity_batches=(1, 3),
     )

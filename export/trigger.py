@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from filmline.engine.backends.catalog import TRIGGER_TORCH_FILE
-from filmline.engine.config import read_config
+from filmline.engine.config import parity_tolerance, read_config
 from filmline.engine.errors import MissingModelError
 from filmline.engine.models.trigger import TriggerModel, trigger_confidence
 from filmline.engine.models.trigger_checkpoint import file_sha256, load_trigger_checkpoint
@@ -76,7 +76,7 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
         if not report.exact:
             progress(f"warning: {report.problem()}; missing ones keep their initial values (--strict refuses such a file)")
         encoder = FrameEncoder(model, defaults).eval()
-        config = image_export(encoder, lambda precision: _tolerance(defaults, precision), MODEL_NAME)
+        config = image_export(encoder, lambda precision: parity_tolerance(defaults, precision), MODEL_NAME)
         torch_config = dataclasses.replace(model.config, time_aware=None)
 
         def save(folder: Path) -> dict[str, str]:
@@ -104,12 +104,6 @@ def build(request: BuildRequest, progress: Progress = lambda line: None) -> Buil
                           export_note=f", the {model.config.encoder} frame encoder")
 
     return build_artifact(request, key_inputs, load, progress, check_reused)
-
-
-def _tolerance(defaults: dict[str, Any], precision: str) -> tuple[float, float]:
-    """(min cosine, max abs error) of exported frame features, from configs/trigger.yaml."""
-    prefix = "fp16_" if precision == "fp16" else "parity_"
-    return defaults[f"{prefix}min_cosine"], defaults[f"{prefix}max_abs_error"]
 
 
 def _confidence_parity(run: Run, model: TriggerModel, config: Any, defaults: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from typing import Any
 from filmline.engine.config import read_config
 from filmline.engine.errors import BadInputError, MissingModelError, first_line
 
-FAMILIES = tuple(read_config("objects.yaml")["families"])
 
 
 @dataclass(frozen=True)
@@ -113,4 +112,5 @@ def label_names(model: Any) -> list[str]:
 
 
 def _family_of(model_type: str) -> str | None:
-    return next((name for name in FAMILIES if model_type in DetectorFamily.named(name).model_types), None)
+    families = read_config("objects.yaml")["families"]
+    return next((name for name in families if model_type in DetectorFamily.named(name).model_types), None)
