@@ -133,7 +133,8 @@ def test_edl_reads_back_with_the_cuts_and_where_each_dissolve_starts(result: Pat
                        for s in document["shots"][1:] if s["transition_in"]["span"]]
 
 
-@pytest.mark.parametrize("fps, path", [(25.0, "film.mkv"), (29.97, "/media/My Film (2).mov"), (23.976, "C:\\films\\a.mp4")])
+@pytest.mark.parametrize("fps, path", [(25.0, "film.mkv"), (29.97, "/media/My Film (2).mov"), (23.976, "C:\\films\\a.mp4"),
+                                       (24.0, '/media/Tom & "Jerry" <cut>.mov')])
 def test_edl_and_fcp_xml_are_what_the_otio_adapters_write(fps: float, path: str) -> None:
     """Our EDL and FCP XML writers stand in for the adapters' `write_to_string` (too slow for a
     long film): for the timeline we build, the adapters write the same text, byte for byte."""

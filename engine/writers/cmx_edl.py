@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import opentimelineio as otio
 
+from filmline.engine.writers.otio_reading import clip_markers, frames
+
 REEL_LENGTH = 8  # the adapter's default reel name length
 
 
@@ -40,19 +42,18 @@ def edl_bytes(timeline: otio.schema.Timeline) -> bytes:
     """The EDL for `timeline` (built by `build_timeline`), UTF-8."""
     rate = timeline.global_start_time.rate
     events = _events(timeline.tracks[0])
-    content = f"TITLE: {timeline.name}\n\n" if timeline.name else ""
+    lines = [f"TITLE: {timeline.name}", ""] if timeline.name else []
     for number, (event, before) in enumerate(zip(events, [None, *events[:-1]]), start=1):
         if event.dissolve and before is not None:  # the outgoing clip held to the cut, then the dissolve
-            lines = [_line(number, before.reel, before.source_out, before.source_out, before.record_out,
-                           before.record_out, 0, rate),
-                     _line(number, event.reel, event.source_in, event.source_out, event.record_in, event.record_out,
-                           event.dissolve, rate),
-                     *_comments(before.clip, "FROM", rate), *_comments(event.clip, "TO", rate)]
+            lines += [_line(number, before.reel, before.source_out, before.source_out, before.record_out,
+                            before.record_out, 0, rate),
+                      _line(number, event.reel, event.source_in, event.source_out, event.record_in, event.record_out,
+                            event.dissolve, rate),
+                      *_comments(before.clip, "FROM", rate), *_comments(event.clip, "TO", rate)]
         else:
-            lines = [_line(number, event.reel, event.source_in, event.source_out, event.record_in, event.record_out,
-                           0, rate), *_comments(event.clip, "FROM", rate)]
-        content += "\n".join(lines) + "\n"
-    return content.encode("utf-8")
+            lines += [_line(number, event.reel, event.source_in, event.source_out, event.record_in, event.record_out,
+                            0, rate), *_comments(event.clip, "FROM", rate)]
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
 def _events(track: otio.schema.Track) -> list[_Event]:
@@ -60,15 +61,19 @@ def _events(track: otio.schema.Track) -> list[_Event]:
     record = 0
     pending = 0  # frames of a transition into the next clip before its cut
     dissolve = 0
+    reels: dict[tuple[str, str], str] = {}  # by reference: every clip of a film shares one
     for item in track:
         if isinstance(item, otio.schema.Transition):
-            pending = _frames(item.in_offset)
-            dissolve = pending + _frames(item.out_offset)
+            pending = frames(item.in_offset)
+            dissolve = pending + frames(item.out_offset)
             events[-1].source_out -= pending
             events[-1].record_out -= pending
             continue
-        start, length = _frames(item.source_range.start_time), _frames(item.source_range.duration)
-        events.append(_Event(item, _reel(item.media_reference), start - pending, start + length, record - pending,
+        start, length = frames(item.source_range.start_time), frames(item.source_range.duration)
+        reference = item.media_reference
+        key = (reference.name, reference.target_url)
+        reel = reels[key] if key in reels else reels.setdefault(key, _reel(reference))
+        events.append(_Event(item, reel, start - pending, start + length, record - pending,
                              record + length, dissolve))
         record += length
         pending = dissolve = 0
@@ -89,7 +94,7 @@ def _comments(clip: otio.schema.Clip, side: str, rate: float) -> list[str]:
     if url:
         lines.append(f"* {side} CLIP: {url}")
     lines.append(f"* OTIO TRUNCATED REEL NAME FROM: {os.path.basename(url or clip.name)}")
-    for marker in clip.markers:
+    for marker in clip_markers(clip):
         timecode = otio.opentime.to_timecode(marker.marked_range.start_time, rate)
         lines.append(f"* LOC: {timecode} {marker.color:7} {(marker.name or '').upper()}")
     return lines
@@ -101,6 +106,3 @@ def _reel(reference: otio.schema.ExternalReference) -> str:
     name = re.sub(r"[^ a-zA-Z0-9]+", "", re.sub(r"([.][a-zA-Z]+)$", "", name))
     return name[:REEL_LENGTH].ljust(REEL_LENGTH)
 
-
-def _frames(time: otio.opentime.RationalTime) -> int:
-    return int(round(time.value))
