@@ -8,16 +8,10 @@ import platform
 import re
 from typing import Any
 
+from filmline.engine.cpus import affinity_cpus
+
 _PACKAGES = ("filmline", "torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "triton", "transformers", "av",
              "numpy", "scenedetect", "opencv-python-headless", "opencv-python", "matplotlib", "ray")
-
-
-def cores() -> int:
-    """CPU cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def gpu_name() -> str | None:
@@ -30,7 +24,7 @@ def machine_id() -> str:
     """The results folder's machine part: the GPU's name, or `cpu-<cores>c`."""
     gpu = gpu_name()
     if gpu is None:
-        return f"cpu-{cores()}c"
+        return f"cpu-{affinity_cpus()}c"
     return re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
 
 
@@ -39,7 +33,7 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "id": machine_id(),
         "cpu": _cpu_model(),
-        "cores": cores(),
+        "cores": affinity_cpus(),
         "memory_gib": _memory_gib(),
         "gpu": gpu_name(),
         "os": f"{platform.system()} {platform.release()}",

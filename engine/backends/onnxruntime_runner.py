@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from filmline.engine.backends.base import ModelInput, Pixels, Runner
+from filmline.engine.cpus import usable_cpus
 from filmline.engine.errors import BackendError
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -56,13 +56,13 @@ class OnnxRuntimeRunner(Runner):
 
 
 def session_options() -> ort.SessionOptions:
-    """All graph optimisations; intra-op threads = the CPUs this process may use (ORT's default
-    counts the machine's cores, which oversubscribes containers and pinned processes)."""
+    """All graph optimisations; intra-op threads = the cores this process should use (ORT's
+    default counts the machine's cores, which oversubscribes containers, pinned processes and
+    Ray actors)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    options.intra_op_num_threads = len(usable) if usable else (os.cpu_count() or 1)
+    options.intra_op_num_threads = usable_cpus()
     options.inter_op_num_threads = 1
     return options
 

@@ -8,7 +8,6 @@ at open, not halfway into a pipeline; then once per `frames()` call for the stre
 
 from __future__ import annotations
 
-import os
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +17,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from filmline.engine.cpus import usable_cpus
 from filmline.engine.decode.base import VideoInfo
 from filmline.engine.decode.demux import check_file, no_frames_error, open_container, packets
 from filmline.engine.decode.losses import LostFrames
@@ -102,7 +102,7 @@ def stored_size(
 class PyAVDecoder:
     """Every frame of one video, in presentation order, via FFmpeg.
 
-    `threads` is FFmpeg's thread count (0: one per core). A packet the decoder rejects, a frame
+    `threads` is FFmpeg's thread count (0: one per usable core, `engine.cpus`). A packet the decoder rejects, a frame
     FFmpeg flags as corrupt, and a frame whose timestamp does not advance (what a damaged
     reference picture produces) are skipped and counted in `corrupt_frames`; a read error ends
     the stream early, as a truncated file does, after the frames already read are flushed out.
@@ -133,7 +133,7 @@ class PyAVDecoder:
         try:
             stream = container.streams.video[0]
             stream.codec_context.thread_type = "AUTO"
-            stream.codec_context.thread_count = self._threads
+            stream.codec_context.thread_count = self._threads or usable_cpus()
             clock = _PtsClock(info)
             index = 0
             for frame in _decode(self._path, container, stream):
@@ -163,7 +163,7 @@ class PyAVDecoder:
     def range_session(self, concurrent: int = 1) -> PyAVRangeSession:
         """A session of its own (container and decoder) for decoding chunks of the stream,
         one of `concurrent` running at once; FFmpeg's threads are shared out between them."""
-        threads = self._threads or max(1, (os.cpu_count() or 1) // concurrent)
+        threads = self._threads or max(1, usable_cpus() // concurrent)
         return PyAVRangeSession(self._path, self.info, threads)
 
     def _open(self) -> av.container.InputContainer:
