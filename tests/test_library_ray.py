@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,50 @@ def test_captions_run_in_their_own_actor_while_the_next_film_is_analysed(films: 
     assert len(analysers) == len(captioners) == 1 and analysers != captioners
     first, second = (Path(film).name for film in two)  # the second film is analysed while the first is captioned
     assert entries.index((second, "in progress", None, *analysers)) < entries.index((first, "done", None, *captioners))
+
+
+def test_a_killed_caption_actor_has_its_film_analysed_again_and_captioned_once(
+        films: list[Path], chat_server: ChatServer, local_ray: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caption actor dies mid-film: the film's kept frames went with it, so the film is
+    analysed again and captioned by a new caption actor; one result, captions in it."""
+    monkeypatch.setenv("ENGINE_HOME", str(local_ray))
+    chat_server.responder = lambda request, nth: replace(_answers(request, nth), delay_s=0.3)  # time to kill it
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill(entry: dict) -> None:
+        os.kill(entry["worker_pid"], signal.SIGKILL)
+        killed.append(entry["worker_pid"])
+
+    watcher = _watch_journal(out, lambda e: e.get("stage") == "captioning", kill)
+    flags = [*CHEAP, "--fps", "5", "--vlm", "openai", "--vlm-url", chat_server.url, "--vlm-model", "test-model",
+             "--vlm-tasks", "actions,captions"]
+    assert engine_run([str(films[2]), "--out", str(out), "--workers", "1", *flags]) == 0
+    watcher.join()
+    assert killed
+    entries = _journal(out)
+    assert [(e["state"], e["attempts"]) for e in entries][-1] == ("done", 2)
+    assert {e["worker_pid"] for e in entries if e.get("stage") == "captioning"} - set(killed)  # a new caption actor
+    document = json.loads((out / f"{films[2].stem}.json").read_text())
+    assert document["vlm"]["status"] == "ran" and all(shot["caption"] for shot in document["shots"])
+    assert not list(out.glob(".*vlm-frames*")) and not list(out.glob(".*.tmp"))
+
+
+def test_ctrl_c_while_a_film_is_captioned_leaves_nothing_half_done(
+        films: list[Path], chat_server: ChatServer, local_ray: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ENGINE_HOME", str(local_ray))
+    chat_server.responder = lambda request, nth: replace(_answers(request, nth), delay_s=0.3)
+    out = tmp_path / "out"
+    args = [str(films[3]), "--out", str(out), "--workers", "1", *CHEAP, "--fps", "5", "--vlm", "openai",
+            "--vlm-url", chat_server.url, "--vlm-model", "test-model", "--vlm-tasks", "actions,captions"]
+    _watch_journal(out, lambda e: e.get("stage") == "captioning", lambda _: os.kill(os.getpid(), signal.SIGINT))
+    assert engine_run(args) == 130
+    assert "film3.mkv was in progress" in capsys.readouterr().err
+    assert not (out / "film3.json").exists() and not list(out.glob(".*vlm-frames*")) and not list(out.glob(".*.tmp"))
+    assert engine_run(args) == 0  # the rerun analyses and captions it
+    assert all(shot["caption"] for shot in json.loads((out / "film3.json").read_text())["shots"])
 
 
 def test_a_second_run_on_the_same_folder_is_refused(films: list[Path], tmp_path: Path,

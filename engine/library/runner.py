@@ -174,7 +174,8 @@ class _Run:
                 self._clear_attempt(job)
             running = ", ".join(job.name for job in unfinished)
             say(f"{PROG}: interrupted; {self.tally.count(DONE)} films done are in {self.out_dir}"
-                + (f"; {running} were in progress (the journal says so; their unfinished output was removed)" if running else "")
+                + (f"; {running} {'was' if len(unfinished) == 1 else 'were'} in progress (the journal says so; "
+                   "unfinished output was removed)" if running else "")
                 + "; a rerun analyses only the films not done")
             return True
         return False
