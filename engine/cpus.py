@@ -25,4 +25,4 @@ def usable_cpus() -> int:
         limit = int(os.environ.get("OMP_NUM_THREADS", ""))
     except ValueError:
         return cpus
-    return max(1, min(cpus, limit)) if limit > 0 else cpus
+    return min(cpus, limit) if limit > 0 else cpus

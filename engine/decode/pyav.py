@@ -102,12 +102,13 @@ def stored_size(
 class PyAVDecoder:
     """Every frame of one video, in presentation order, via FFmpeg.
 
-    `threads` is FFmpeg's thread count (0: one per usable core, `engine.cpus`). A packet the decoder rejects, a frame
-    FFmpeg flags as corrupt, and a frame whose timestamp does not advance (what a damaged
-    reference picture produces) are skipped and counted in `corrupt_frames`; a read error ends
-    the stream early, as a truncated file does, after the frames already read are flushed out.
-    Frames that never come out at all (a cut-off end, lost packets) are counted in `frames_lost`
-    once the pass ends (see `engine.decode.losses`). A frame without a timestamp gets one derived from its predecessor: previous pts plus the
+    `threads` is FFmpeg's thread count (0: one per usable core, `engine.cpus`). A packet the
+    decoder rejects, a frame FFmpeg flags as corrupt, and a frame whose timestamp does not
+    advance (what a damaged reference picture produces) are skipped and counted in
+    `corrupt_frames`; a read error ends the stream early, as a truncated file does, after the
+    frames already read are flushed out. Frames that never come out at all (a cut-off end, lost
+    packets) are counted in `frames_lost` once the pass ends (see `engine.decode.losses`). A
+    frame without a timestamp gets one derived from its predecessor: previous pts plus the
     frame's duration, or plus the previous interval, or plus one nominal frame period.
     """
 

@@ -72,8 +72,9 @@ def _events(track: otio.schema.Track) -> list[_Event]:
         start, length = frames(item.source_range.start_time), frames(item.source_range.duration)
         reference = item.media_reference
         key = (reference.name, reference.target_url)
-        reel = reels[key] if key in reels else reels.setdefault(key, _reel(reference))
-        events.append(_Event(item, reel, start - pending, start + length, record - pending,
+        if key not in reels:
+            reels[key] = _reel(reference)
+        events.append(_Event(item, reels[key], start - pending, start + length, record - pending,
                              record + length, dissolve))
         record += length
         pending = dissolve = 0

@@ -61,7 +61,7 @@ class _Lines:
         self.open("timecode")
         self.rate(time.rate)
         self.text("string", string)
-        self.text("frame", int(round(time.value)))
+        self.text("frame", frames(time))
         self.text("displayformat", "DF" if ";" in string else "NDF")
         self.close("timecode")
 
